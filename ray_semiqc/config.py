@@ -1,0 +1,253 @@
+"""Every number the pipeline uses, as three presets: `smoke` (tests), `demo` (a 2-core
+laptop in under 20 minutes), `paper` (the seed's sizes).
+
+One `Config` per run, built with `load_preset(name, **section_overrides)` and saved as
+`config.json` in the run folder. Sections are frozen dataclasses, one per stage.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class PhantomConfig:
+    """Sizes and physics of the synthetic UK Biobank-like cohort."""
+
+    labelled_subjects: int  # SAX-annotated (ED + ES) training subjects
+    labelled_aorta_subjects: int  # of those, how many also have 3 annotated aortic frames
+    test_subjects: int  # full-cycle truth, 50% healthy / 50% cardiomyopathy
+    qc_train_subjects: int  # reviewed by the simulated clinician; never train/test the segmenter
+    unlabelled_subjects: int  # the pool that SSL draws from
+    sax_frames: int
+    aorta_frames: int
+    sax_matrix: tuple[int, int]  # in-plane (X, Y) voxels
+    aorta_matrix: tuple[int, int]
+    sax_slices: int
+    pixel_mm: float
+    slice_spacing_mm: float
+    aorta_annotated_frames: int = 3
+    supersample: int = 3  # render at this factor, then average: partial-volume edges
+    artefact_fraction: float = 0.15  # subjects with a hard artefact (ghost, dark slice, low SNR, ...)
+    healthy_fraction: float = 0.5
+
+
+@dataclass(frozen=True)
+class SegConfig:
+    """Segmentation networks and their training (equal optimizer steps for every scenario)."""
+
+    network: dict = field(default_factory=lambda: {"sax": "res_unet", "aorta": "vgg_fcn"})
+    crop_size: dict = field(default_factory=lambda: {"sax": 64, "aorta": 64})
+    unet_channels: tuple[int, ...] = (16, 32, 64, 128, 256)
+    unet_res_units: int = 2
+    fcn_filters: tuple[int, ...] = (16, 32, 64, 128, 256)
+    train_steps: int = 200
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-5
+    validate_every_steps: int = 50
+    validation_fraction: float = 0.2
+    rotation_deg: float = 10.0
+    scale_range: float = 0.2
+    intensity_jitter: float = 0.1
+    bf16: bool = False  # switched on for GPUs
+    compile: bool = False  # torch.compile, switched on for GPUs
+    predict_batch_size: int = 64
+    checkpoints_to_keep: int = 2
+    max_failures: int = 1
+
+
+@dataclass(frozen=True)
+class QCConfig:
+    """The curve-based QC classifier, its simulated reviewer and its operating point."""
+
+    resample_length: int = 32  # curves are resampled to one fixed-length cycle
+    dense_units: int = 16
+    lstm_hidden: int = 32
+    lstm_layers: int = 3
+    epochs: int = 60
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    error_class_weight: float = 3.0  # loss weight on erroneous cases: optimised for sensitivity
+    youden_sensitivity_weight: float = 0.8  # w in J_w = 2[w·Se + (1−w)·Sp] − 1
+    holdout_fraction: float = 0.3
+    # The reviewer's "erroneous" verdict (clinically relevant error against truth)
+    volume_rel_error: float = 0.10
+    ef_abs_error_points: float = 5.0
+    min_frame_dice: float = 0.7
+    reviewer_label_noise: float = 0.02
+    failure_injection_fraction: float = 0.3
+    model_spread_steps: tuple[int, ...] = (40, 200)  # checkpoints of half-data models that make QC cases
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """The Ray Data cohort-inference pipeline."""
+
+    subjects_per_block: int = 1
+    predict_batch_size: int = 64  # images per model call
+    actors: tuple[int, int] = (1, 1)  # (min, max) segmentation actors
+    gpus_per_actor: float = 0.0
+    cpus_per_actor: float = 1.0
+    decode_cpus: float = 1.0  # per decode task
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """The five-scenario experiment of the seed (§3.2)."""
+
+    best_in_class_k: int = 30
+    scenarios: tuple[str, ...] = ("full", "half", "ssl_noqc", "ssl_crf", "semiqcseg")
+    tasks: tuple[str, ...] = ("aorta", "sax")
+    seeds: tuple[int, ...] = (0,)
+    max_concurrent_trials: int = 1
+    crf_iterations: int = 5
+    crf_spatial_sigma_px: float = 3.0
+    crf_bilateral_sigma_px: float = 5.0
+    crf_bilateral_sigma_intensity: float = 0.1
+    crf_spatial_weight: float = 3.0
+    crf_bilateral_weight: float = 5.0
+    significance_levels: tuple[float, ...] = (0.001,)
+
+
+@dataclass(frozen=True)
+class Config:
+    preset: str
+    phantom: PhantomConfig
+    seg: SegConfig = field(default_factory=SegConfig)
+    qc: QCConfig = field(default_factory=QCConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+
+    def replace(self, **section_overrides: dict) -> "Config":
+        """`cfg.replace(seg={"train_steps": 10})` → a new Config with those fields changed."""
+        changed = {}
+        for section, overrides in section_overrides.items():
+            if not hasattr(self, section) or section == "preset":
+                raise ValueError(f"unknown config section {section!r}")
+            current = getattr(self, section)
+            unknown = set(overrides) - {f.name for f in dataclasses.fields(current)}
+            if unknown:
+                raise ValueError(f"unknown {section} field(s): {sorted(unknown)}")
+            changed[section] = dataclasses.replace(current, **overrides)
+        return dataclasses.replace(self, **changed)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(self.to_json())
+
+    @classmethod
+    def from_json(cls, text: str) -> "Config":
+        raw = json.loads(text)
+        sections = {
+            "phantom": PhantomConfig,
+            "seg": SegConfig,
+            "qc": QCConfig,
+            "inference": InferenceConfig,
+            "experiment": ExperimentConfig,
+        }
+        built = {}
+        for name, section_cls in sections.items():
+            values = {}
+            for f in dataclasses.fields(section_cls):
+                if f.name in raw[name]:
+                    value = raw[name][f.name]
+                    values[f.name] = tuple(value) if isinstance(value, list) else value
+            built[name] = section_cls(**values)
+        return cls(preset=raw["preset"], **built)
+
+    @classmethod
+    def load(cls, path: Path) -> "Config":
+        return cls.from_json(Path(path).read_text())
+
+
+PRESETS: dict[str, Config] = {
+    "smoke": Config(
+        preset="smoke",
+        phantom=PhantomConfig(
+            labelled_subjects=6,
+            labelled_aorta_subjects=4,
+            test_subjects=4,
+            qc_train_subjects=16,
+            unlabelled_subjects=8,
+            sax_frames=10,
+            aorta_frames=12,
+            sax_matrix=(64, 64),
+            aorta_matrix=(64, 64),
+            sax_slices=6,
+            pixel_mm=2.5,
+            slice_spacing_mm=10.0,
+            supersample=2,
+        ),
+        seg=SegConfig(
+            crop_size={"sax": 64, "aorta": 64},
+            unet_channels=(8, 16, 32, 64, 128),
+            fcn_filters=(8, 16, 32, 64, 128),
+            train_steps=30,
+            batch_size=8,
+            validate_every_steps=10,
+            predict_batch_size=32,
+        ),
+        qc=QCConfig(resample_length=16, dense_units=8, lstm_hidden=16, epochs=20, model_spread_steps=(5, 30)),
+        experiment=ExperimentConfig(best_in_class_k=3),
+    ),
+    "demo": Config(
+        preset="demo",
+        phantom=PhantomConfig(
+            labelled_subjects=40,
+            labelled_aorta_subjects=30,
+            test_subjects=20,
+            qc_train_subjects=120,
+            unlabelled_subjects=80,
+            sax_frames=20,
+            aorta_frames=30,
+            sax_matrix=(64, 64),
+            aorta_matrix=(64, 64),
+            sax_slices=8,
+            pixel_mm=2.5,
+            slice_spacing_mm=10.0,
+        ),
+        seg=SegConfig(train_steps=300, validate_every_steps=50),
+        experiment=ExperimentConfig(best_in_class_k=30),
+    ),
+    "paper": Config(
+        preset="paper",
+        phantom=PhantomConfig(
+            labelled_subjects=500,
+            labelled_aorta_subjects=138,
+            test_subjects=102,
+            qc_train_subjects=1000,
+            unlabelled_subjects=1000,
+            sax_frames=50,
+            aorta_frames=100,
+            sax_matrix=(192, 208),
+            aorta_matrix=(192, 208),
+            sax_slices=10,
+            pixel_mm=1.8,
+            slice_spacing_mm=10.0,
+        ),
+        seg=SegConfig(
+            crop_size={"sax": 192, "aorta": 192},
+            train_steps=20000,
+            batch_size=32,
+            validate_every_steps=500,
+            bf16=True,
+            compile=True,
+            predict_batch_size=256,
+        ),
+        qc=QCConfig(resample_length=50, dense_units=32, lstm_hidden=64, epochs=200, model_spread_steps=(500, 2000, 20000)),
+        inference=InferenceConfig(predict_batch_size=256, actors=(1, 8), gpus_per_actor=1.0, cpus_per_actor=2.0),
+        experiment=ExperimentConfig(best_in_class_k=30, seeds=(0, 1, 2), max_concurrent_trials=8),
+    ),
+}
+
+
+def load_preset(name: str, **section_overrides: dict) -> Config:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    config = PRESETS[name]
+    return config.replace(**section_overrides) if section_overrides else config
