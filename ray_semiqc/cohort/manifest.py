@@ -35,6 +35,7 @@ class SubjectRecord:
     es_frame: int | None = None
     central_pulse_pressure_mmhg: float | None = None
     source: str = "phantom"  # phantom | ukbb | acdc
+    artefact: str = "none"  # phantom image artefact: none, ghosting, dark_slice, low_snr, missing_base
     phantom: dict[str, float] = field(default_factory=dict)
 
     def image_path(self, task: Task) -> str | None:
@@ -61,6 +62,7 @@ _SCHEMA_FIELDS = [
     ("es_frame", pa.int32()),
     ("central_pulse_pressure_mmhg", pa.float64()),
     ("source", pa.string()),
+    ("artefact", pa.string()),
 ]
 
 
@@ -143,6 +145,7 @@ def read_manifest(root: Path) -> Manifest:
             es_frame=row.get("es_frame"),
             central_pulse_pressure_mmhg=row.get("central_pulse_pressure_mmhg"),
             source=row.get("source") or "unknown",
+            artefact=row.get("artefact") or "none",
             phantom={k[len(PHANTOM_PREFIX):]: v for k, v in row.items() if k.startswith(PHANTOM_PREFIX) and v is not None},
         )
         try:

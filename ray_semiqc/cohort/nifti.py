@@ -9,11 +9,13 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+from nibabel.openers import ImageOpener
 
 from ray_semiqc.cohort.errors import CohortError
 
+GZIP_LEVEL = 1  # nibabel's own default: cine volumes compress little more at higher levels, slower
 # What nibabel/gzip raise on truncated, non-gzip or otherwise unreadable files.
-_READ_ERRORS = (OSError, EOFError, zlib.error, gzip.BadGzipFile, ValueError, nib.filebasedimages.ImageFileError)
+NIFTI_READ_ERRORS = (OSError, EOFError, zlib.error, gzip.BadGzipFile, ValueError, nib.filebasedimages.ImageFileError)
 
 
 @dataclass(frozen=True)
@@ -33,16 +35,23 @@ def read_volume(path: Path, subject_id: str, *, dtype=np.float32) -> Volume:
     try:
         image = nib.load(str(path))
         data = np.asanyarray(image.dataobj)
-    except _READ_ERRORS as err:
+    except NIFTI_READ_ERRORS as err:
         raise CohortError(subject_id, path, f"unreadable NIfTI ({type(err).__name__}: {err})") from None
     if data.ndim != 4:
         raise CohortError(subject_id, path, f"expected a 4-D X×Y×Z×T volume, got shape {data.shape}")
     if np.issubdtype(data.dtype, np.floating) and not np.isfinite(data).all():
         raise CohortError(subject_id, path, f"{int((~np.isfinite(data)).sum())} voxels are NaN or inf")
-    spacing = tuple(float(s) for s in image.header.get_zooms()[:3])
+    spacing = _stored_spacing(path)
     if any(not np.isfinite(s) or s <= 0 for s in spacing):
         raise CohortError(subject_id, path, f"voxel spacing must be positive, header says {spacing}")
     return Volume(data=data.astype(dtype, copy=False), spacing_mm=spacing, affine=image.affine)
+
+
+def _stored_spacing(path: Path) -> tuple[float, float, float]:
+    """pixdim x, y, z as the file stores them: nibabel's loader quietly turns 0 or negative into 1 or |s|."""
+    with ImageOpener(str(path)) as stream:
+        header = nib.Nifti1Header.from_fileobj(stream, check=False)
+    return tuple(float(s) for s in header["pixdim"][1:4])
 
 
 def read_label(path: Path, subject_id: str, n_classes: int, expected_shape: tuple[int, ...]) -> Volume:
@@ -59,7 +68,11 @@ def read_label(path: Path, subject_id: str, n_classes: int, expected_shape: tupl
 
 
 def write_volume(path: Path, data: np.ndarray, affine: np.ndarray, frame_interval_ms: float = 1.0) -> None:
-    """Write atomically (temp file, then rename) so a crash never leaves a half-written volume."""
+    """Write atomically (temp file, then rename) so a crash never leaves a half-written volume.
+
+    The gzip stream carries no time stamp or file name, so the same volume is the same bytes
+    whichever process writes it, whenever (serial and Ray cohort generation agree byte for byte).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     image = nib.Nifti1Image(data, affine)
@@ -68,8 +81,11 @@ def write_volume(path: Path, data: np.ndarray, affine: np.ndarray, frame_interva
         zooms[3] = frame_interval_ms
         image.header.set_zooms(zooms)
         image.header.set_xyzt_units("mm", "msec")
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial.nii.gz")
-    nib.save(image, str(partial))
+    encoded = image.to_bytes()
+    if path.name.endswith(".gz"):
+        encoded = gzip.compress(encoded, compresslevel=GZIP_LEVEL, mtime=0)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_bytes(encoded)
     os.replace(partial, path)
 
 
