@@ -1,0 +1,252 @@
+"""`QCClassifier`: P(erroneous segmentation) from a case's cardiac-cycle curves, scikit-learn style.
+
+`__init__` stores parameters; `fit` learns (state ends in `_`) and returns self;
+`predict_proba(curves)[:, 1]` is P(erroneous); `calibrate` fixes the operating threshold on
+held-out cases; `save`/`load` write one self-describing file that names its task, so a
+model of the other task is refused.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ray_semiqc.config import QCConfig
+from ray_semiqc.models.qc_lstm import QCLSTM
+from ray_semiqc.qc.features import stack_features
+from ray_semiqc.qc.threshold import OperatingPoint, choose_operating_point
+from ray_semiqc.tasks import get_task
+
+MODEL_KIND = "qc_lstm"
+_PARAMETERS = (
+    "task",
+    "resample_length",
+    "dense_units",
+    "lstm_hidden",
+    "lstm_layers",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "gradient_clip_norm",
+    "error_class_weight",
+    "reference_scale",
+    "seed",
+)
+
+
+def train_epoch(
+    network: nn.Module, batches: Iterable[dict], optimizer, loss_fn, device: torch.device | str, clip_norm: float
+) -> float:
+    """One pass over batch dicts `{"curves": N×T×C, "erroneous": N}`; returns the mean loss."""
+    network.train()
+    total, count = 0.0, 0
+    for batch in batches:
+        curves = torch.as_tensor(batch["curves"], dtype=torch.float32, device=device)
+        erroneous = torch.as_tensor(batch["erroneous"], dtype=torch.float32, device=device)
+        optimizer.zero_grad()
+        loss = loss_fn(network(curves), erroneous)
+        loss.backward()
+        nn.utils.clip_grad_norm_(network.parameters(), clip_norm)  # LSTMs: one bad batch can blow the weights up
+        optimizer.step()
+        total += loss.item() * len(curves)
+        count += len(curves)
+    return total / max(count, 1)
+
+
+class QCClassifier:
+    def __init__(
+        self,
+        task: str,
+        resample_length: int = 32,
+        dense_units: int = 16,
+        lstm_hidden: int = 32,
+        lstm_layers: int = 3,
+        epochs: int = 60,
+        batch_size: int = 32,
+        learning_rate: float = 1e-2,
+        gradient_clip_norm: float = 1.0,
+        error_class_weight: float = 3.0,
+        reference_scale: dict[str, float] | None = None,
+        seed: int = 0,
+        device: str = "cpu",
+    ):
+        self.task = task
+        self.resample_length = resample_length
+        self.dense_units = dense_units
+        self.lstm_hidden = lstm_hidden
+        self.lstm_layers = lstm_layers
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.gradient_clip_norm = gradient_clip_norm
+        self.error_class_weight = error_class_weight
+        self.reference_scale = reference_scale
+        self.seed = seed
+        self.device = device
+
+    @classmethod
+    def from_config(cls, task: str, qc: QCConfig, seed: int = 0, device: str = "cpu") -> "QCClassifier":
+        return cls(
+            task=task,
+            resample_length=qc.resample_length,
+            dense_units=qc.dense_units,
+            lstm_hidden=qc.lstm_hidden,
+            lstm_layers=qc.lstm_layers,
+            epochs=qc.epochs,
+            batch_size=qc.batch_size,
+            learning_rate=qc.learning_rate,
+            gradient_clip_norm=qc.gradient_clip_norm,
+            error_class_weight=qc.error_class_weight,
+            reference_scale=dict(qc.curve_reference_scale),
+            seed=seed,
+            device=device,
+        )
+
+    def features(self, curves: Sequence[dict[str, np.ndarray]]) -> np.ndarray:
+        task = get_task(self.task)
+        scale = self.reference_scale or {name: 1.0 for name in task.curve_names}
+        return stack_features(task, curves, self.resample_length, scale)
+
+    def build_network(self) -> QCLSTM:
+        """A freshly initialised network, seeded without touching the caller's global RNG."""
+        channels = 2 * len(get_task(self.task).curve_names)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            return QCLSTM(channels, self.dense_units, self.lstm_hidden, self.lstm_layers)
+
+    def fit(
+        self,
+        curves: Sequence[dict[str, np.ndarray]],
+        erroneous: Sequence[bool],
+        *,
+        prepare_network: Callable[[nn.Module], nn.Module] | None = None,
+    ) -> "QCClassifier":
+        """Learn from cases and the reviewer's labels; `prepare_network` wraps the network for
+        training (Ray Train's `prepare_model`: device placement, DDP)."""
+        features = self.features(curves)
+        labels = np.asarray(erroneous, dtype=bool)
+        if labels.shape != (len(features),):
+            raise ValueError(f"{len(features)} cases but {labels.shape} labels")
+        n_erroneous = int(labels.sum())
+        if n_erroneous in (0, len(labels)):
+            raise ValueError(f"QC training needs good and erroneous cases; got {n_erroneous} erroneous of {len(labels)}")
+        self.network_ = self.build_network().to(self.device)
+        trained = prepare_network(self.network_) if prepare_network else self.network_
+        optimizer = torch.optim.Adam(trained.parameters(), lr=self.learning_rate)
+        # A missed error costs more than a good case flagged: the seed optimised for sensitivity.
+        loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(self.error_class_weight, device=self.device))
+        rng = np.random.default_rng(self.seed)
+        n_batches = math.ceil(len(labels) / self.batch_size)
+        self.training_loss_ = []
+        for _ in range(self.epochs):
+            order = np.array_split(rng.permutation(len(labels)), n_batches)
+            batches = ({"curves": features[i], "erroneous": labels[i]} for i in order)
+            self.training_loss_.append(train_epoch(trained, batches, optimizer, loss_fn, self.device, self.gradient_clip_norm))
+        self.n_train_ = len(labels)
+        self.n_train_erroneous_ = n_erroneous
+        self.operating_point_ = None
+        return self
+
+    def predict_proba(self, curves: Sequence[dict[str, np.ndarray]]) -> np.ndarray:
+        """`N × 2`: column 0 P(good), column 1 P(erroneous)."""
+        self._check_fitted()
+        features = torch.as_tensor(self.features(curves), device=self.device)
+        self.network_.eval()
+        with torch.no_grad():
+            p_erroneous = torch.sigmoid(self.network_(features)).double().cpu().numpy()
+        return np.stack([1.0 - p_erroneous, p_erroneous], axis=1)
+
+    def calibrate(self, curves, erroneous, sensitivity_weight: float) -> "QCClassifier":
+        """Choose the operating threshold by weighted Youden on held-out cases (kept for the ROC figure)."""
+        self.holdout_erroneous_ = np.asarray(erroneous, dtype=bool)
+        self.holdout_p_erroneous_ = self.predict_proba(curves)[:, 1]
+        self.operating_point_ = choose_operating_point(self.holdout_erroneous_, self.holdout_p_erroneous_, sensitivity_weight)
+        return self
+
+    def predict(self, curves) -> np.ndarray:
+        """True where a case is called erroneous at the calibrated threshold."""
+        if getattr(self, "operating_point_", None) is None:
+            raise ValueError("QC classifier has no operating threshold; call calibrate() on held-out cases first")
+        return self.predict_proba(curves)[:, 1] >= self.operating_point_.threshold
+
+    def results_row(self) -> dict:
+        """The `results/qc.csv` row: task, sensitivity, specificity, AUC, threshold, n (held-out cases)."""
+        if getattr(self, "operating_point_", None) is None:
+            raise ValueError("QC classifier is not calibrated; it has no held-out sensitivity/specificity")
+        point = self.operating_point_
+        return {
+            "task": self.task,
+            "sensitivity": point.sensitivity,
+            "specificity": point.specificity,
+            "auc": point.auc,
+            "threshold": point.threshold,
+            "n": point.n,
+        }
+
+    @property
+    def version_(self) -> str:
+        """`qc_lstm/<task>/<hash of the weights>`: names the model in audit trails."""
+        self._check_fitted()
+        digest = hashlib.sha256()
+        for name, tensor in sorted(self.network_.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().numpy().tobytes())
+        return f"{MODEL_KIND}/{self.task}/{digest.hexdigest()[:12]}"
+
+    def save(self, path: Path) -> Path:
+        self._check_fitted()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        point = getattr(self, "operating_point_", None)
+        state = {
+            "kind": MODEL_KIND,
+            "parameters": {name: getattr(self, name) for name in _PARAMETERS},
+            "network": {k: v.detach().cpu() for k, v in self.network_.state_dict().items()},
+            "training_loss": list(self.training_loss_),
+            "n_train": self.n_train_,
+            "n_train_erroneous": self.n_train_erroneous_,
+            "operating_point": point.as_dict() if point else None,
+            "holdout_erroneous": self.holdout_erroneous_.tolist() if point else None,
+            "holdout_p_erroneous": self.holdout_p_erroneous_.tolist() if point else None,
+        }
+        partial = path.with_name(f".{path.name}.partial")
+        torch.save(state, partial)
+        partial.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path, expect_task: str | None = None, device: str = "cpu") -> "QCClassifier":
+        """Load a saved classifier; refuse a file that is not one, or one of another task."""
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no QC model")
+        try:
+            state = torch.load(path, map_location=device, weights_only=True)
+        except (RuntimeError, EOFError, OSError, ValueError) as err:
+            raise ValueError(f"{path}: unreadable QC model ({type(err).__name__}: {err})") from None
+        if not isinstance(state, dict) or state.get("kind") != MODEL_KIND:
+            raise ValueError(f"{path}: not a QC model (expected kind {MODEL_KIND!r})")
+        task = state["parameters"]["task"]
+        if expect_task is not None and task != expect_task:
+            raise ValueError(f"{path}: QC model is for task {task!r}, not {expect_task!r}")
+        classifier = cls(**state["parameters"], device=device)
+        classifier.network_ = classifier.build_network().to(device)
+        classifier.network_.load_state_dict(state["network"])
+        classifier.training_loss_ = list(state["training_loss"])
+        classifier.n_train_ = state["n_train"]
+        classifier.n_train_erroneous_ = state["n_train_erroneous"]
+        point = state["operating_point"]
+        classifier.operating_point_ = OperatingPoint(**point) if point else None
+        if point:
+            classifier.holdout_erroneous_ = np.asarray(state["holdout_erroneous"], dtype=bool)
+            classifier.holdout_p_erroneous_ = np.asarray(state["holdout_p_erroneous"], dtype=np.float64)
+        return classifier
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "network_"):
+            raise ValueError("QC classifier is not fitted; call fit() or load() first")

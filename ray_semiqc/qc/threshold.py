@@ -1,0 +1,56 @@
+"""The QC operating point: scikit-learn's ROC, then the threshold maximising a weighted Youden index.
+
+J_w = 2[w·Se + (1−w)·Sp] − 1 with w > 0.5 favours sensitivity — catching erroneous
+segmentations matters more than passing good ones (the seed's choice).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    threshold: float  # a case is called erroneous when P(erroneous) ≥ threshold
+    sensitivity: float  # of erroneous cases, the fraction caught
+    specificity: float  # of good cases, the fraction passed
+    auc: float
+    n: int  # held-out cases it was chosen on
+    n_erroneous: int
+    sensitivity_weight: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def weighted_youden(sensitivity: np.ndarray, specificity: np.ndarray, sensitivity_weight: float) -> np.ndarray:
+    return 2.0 * (sensitivity_weight * sensitivity + (1.0 - sensitivity_weight) * specificity) - 1.0
+
+
+def choose_operating_point(erroneous: np.ndarray, p_erroneous: np.ndarray, sensitivity_weight: float) -> OperatingPoint:
+    """The ROC point of maximal J_w (the highest threshold among ties: fewest good cases lost)."""
+    erroneous = np.asarray(erroneous, dtype=bool)
+    p_erroneous = np.asarray(p_erroneous, dtype=np.float64)
+    if erroneous.shape != p_erroneous.shape or erroneous.ndim != 1:
+        raise ValueError(f"labels {erroneous.shape} and probabilities {p_erroneous.shape} must be 1-D and match")
+    n_erroneous = int(erroneous.sum())
+    if n_erroneous in (0, len(erroneous)):
+        raise ValueError(
+            f"an ROC needs both good and erroneous cases; got {n_erroneous} erroneous of {len(erroneous)}"
+        )
+    if not 0.0 <= sensitivity_weight <= 1.0:
+        raise ValueError(f"sensitivity weight must lie in [0, 1], got {sensitivity_weight}")
+    false_positive_rate, true_positive_rate, thresholds = roc_curve(erroneous, p_erroneous, drop_intermediate=False)
+    j_w = weighted_youden(true_positive_rate, 1.0 - false_positive_rate, sensitivity_weight)
+    best = int(np.argmax(j_w))  # roc_curve orders thresholds high → low, so argmax takes the highest tie
+    return OperatingPoint(
+        threshold=float(thresholds[best]),  # +inf (roc_curve's first point) would mean "call nothing erroneous"
+        sensitivity=float(true_positive_rate[best]),
+        specificity=float(1.0 - false_positive_rate[best]),
+        auc=float(roc_auc_score(erroneous, p_erroneous)),
+        n=len(erroneous),
+        n_erroneous=n_erroneous,
+        sensitivity_weight=float(sensitivity_weight),
+    )

@@ -1,0 +1,125 @@
+"""The QC stage on Ray: the reviewed set fans out one task per qc_train subject, the classifier
+trains in-process on Ray Train (num_workers=0) and is calibrated on held-out subjects, and a
+curves table is ranked."""
+import json
+import shutil
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ray_semiqc.cohort.manifest import read_manifest
+from ray_semiqc.distributed.qc import build_qc_set, score_curves, split_holdout, train_qc_on_ray
+from ray_semiqc.measures import task_metrics
+from ray_semiqc.models.checkpoint import CheckpointMeta, save_checkpoint
+from ray_semiqc.models.registry import build_network, network_arguments
+from ray_semiqc.qc.cases import QC_SET_SCHEMA, SET_FILE
+from ray_semiqc.qc.classifier import QCClassifier
+from ray_semiqc.qc.curves_table import curves_row, write_curves_table
+from ray_semiqc.tasks import AORTA
+
+
+def _untrained_aorta_checkpoint(path, config):
+    network = config.seg.network["aorta"]
+    meta = CheckpointMeta(
+        network=network,
+        task="aorta",
+        arguments=network_arguments(network, AORTA, config.seg),
+        preset=config.preset,
+        crop_size=config.seg.crop_size["aorta"],
+        normalisation=AORTA.normalisation,
+        step=0,
+        validation_dice=float("nan"),
+        seg_config={"predict_batch_size": config.seg.predict_batch_size},
+    )
+    return save_checkpoint(path, build_network(network, AORTA, config.seg), meta)
+
+
+def test_build_qc_set_reviews_every_qc_train_subject_and_keeps_bad_ones_as_rows(ray_session, smoke_cohort, smoke_config, tmp_path):
+    cohort = shutil.copytree(smoke_cohort, tmp_path / "cohort")
+    records = read_manifest(cohort).split("qc_train")
+    broken = records[3]
+    (cohort / broken.ao_path).write_bytes(b"not a nifti")
+    model = _untrained_aorta_checkpoint(tmp_path / "untrained.pt", smoke_config)
+    config = smoke_config.replace(qc={"failure_injection_fraction": 0.5})
+
+    set_dir = build_qc_set(cohort, "aorta", [model], tmp_path / "set", config, seed=0)
+
+    rows = pq.read_table(set_dir / SET_FILE).to_pylist()
+    assert sorted(r["subject_id"] for r in rows) == sorted(r.subject_id for r in records)
+    failed = [r for r in rows if r["status"] == "error"]
+    assert [r["subject_id"] for r in failed] == [broken.subject_id]
+    assert "ao.nii.gz" in failed[0]["error"] and "unreadable NIfTI" in failed[0]["error"]
+    summary = json.loads((set_dir / "set_summary.json").read_text())
+    assert summary["cases"] == len(records) and len(summary["errors"]) == 1
+    assert summary["usable"]["n"] + len(summary["unscorable"]) == len(records) - 1
+    injected = [r for r in rows if r["failure"]]
+    assert 0 < len(injected) < len(records)  # about half, by the seeded draw
+    assert all(r["model"] == "vgg_fcn/aorta/smoke/seed0/step0" for r in rows)
+
+
+def test_build_qc_set_refuses_a_model_of_the_other_task(ray_session, smoke_cohort, smoke_config, tmp_path):
+    model = _untrained_aorta_checkpoint(tmp_path / "aorta.pt", smoke_config)
+    with pytest.raises(ValueError, match="checkpoint is for task 'aorta', expected 'sax'"):
+        build_qc_set(smoke_cohort, "sax", [model], tmp_path / "set", smoke_config, seed=0)
+
+
+def _area_cycle(rng, erroneous):
+    area = rng.uniform(400, 700) * (1 + 0.2 * np.sin(np.pi * np.arange(12) / 12) ** 2)
+    if erroneous:  # a frame without a mask
+        area[rng.integers(12)] *= 0.05
+    return {"aorta_area_mm2": area}
+
+
+@pytest.fixture(scope="module")
+def toy_qc_set(tmp_path_factory):
+    """A reviewed aorta QC set of 60 subjects, every third with a lost frame."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for index in range(60):
+        erroneous = index % 3 == 0
+        curves = _area_cycle(rng, erroneous)
+        row = curves_row(f"{index:03d}", AORTA, "vgg_fcn/aorta/demo", curves, task_metrics(AORTA, curves))
+        rows.append({**row, "failure": None, "erroneous": erroneous, "clinically_erroneous": erroneous,
+                     "review": None, "min_frame_dice": 0.9, "mean_dice": 0.5 if erroneous else 0.9})
+    set_dir = tmp_path_factory.mktemp("qc_set")
+    pq.write_table(pa.Table.from_pylist(rows, schema=QC_SET_SCHEMA), set_dir / SET_FILE)
+    return set_dir
+
+
+def test_holdout_split_is_by_subject_and_stratified(toy_qc_set):
+    cases = pq.read_table(toy_qc_set / SET_FILE).to_pylist()
+    train, held_out = split_holdout(cases, 0.3, seed=0)
+    assert not set(train) & set(held_out) and len(train) + len(held_out) == 60
+    assert len(held_out) == 18 and sum(int(s) % 3 == 0 for s in held_out) == 6
+
+
+def test_train_qc_on_ray_calibrates_on_held_out_subjects(ray_session, toy_qc_set, smoke_config, tmp_path):
+    model_path = train_qc_on_ray(toy_qc_set, tmp_path, smoke_config, seed=0, workers=0)
+
+    classifier = QCClassifier.load(model_path, expect_task="aorta")
+    metrics = json.loads((tmp_path / "qc_metrics.json").read_text())
+    assert metrics["n"] == 18 and metrics["n_train"] == 42
+    assert metrics == {**metrics, **classifier.results_row()}
+    # a lost frame is plain to see: every erroneous held-out case is caught
+    assert metrics["sensitivity"] == 1.0 and metrics["auc"] > 0.9
+    held_out = set(metrics["held_out_subjects"])
+    assert held_out.isdisjoint(set(f"{i:03d}" for i in range(60)) - held_out) and len(held_out) == 18
+
+
+def test_score_curves_writes_a_ranking_with_the_accurate_cases_first(ray_session, toy_qc_set, smoke_config, tmp_path):
+    model_path = train_qc_on_ray(toy_qc_set, tmp_path / "qc", smoke_config, seed=0, workers=0)
+    rng = np.random.default_rng(9)
+    rows = [curves_row(f"u{i}", AORTA, "vgg_fcn/aorta/demo", c, task_metrics(AORTA, c))
+            for i, c in enumerate(_area_cycle(rng, erroneous=i % 2 == 1) for i in range(8))]
+    rows.append(curves_row("u_bad", AORTA, "vgg_fcn/aorta/demo", error="subject u_bad: ao.nii.gz: file is empty"))
+    curves_path = write_curves_table(tmp_path / "curves.parquet", rows)
+
+    ranking = pq.read_table(score_curves(curves_path, model_path, tmp_path / "ranked")).to_pylist()
+
+    assert {r["subject_id"] for r in ranking[:4]} == {"u0", "u2", "u4", "u6"}
+    assert ranking[-1]["subject_id"] == "u_bad" and ranking[-1]["rank"] is None
+    with pytest.raises(ValueError, match="QC model is for task 'aorta', not 'sax'"):
+        sax_rows = [curves_row("s0", __import__("ray_semiqc.tasks").tasks.SAX, "m", error="x")]
+        score_curves(write_curves_table(tmp_path / "sax.parquet", sax_rows), model_path, tmp_path / "r2")

@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from ray_semiqc.qc.threshold import choose_operating_point, weighted_youden
+
+# Hand-made scores: 4 erroneous (1), 6 good (0).
+ERRONEOUS = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0], bool)
+P_ERRONEOUS = np.array([0.9, 0.8, 0.6, 0.2, 0.7, 0.5, 0.3, 0.25, 0.1, 0.05])
+
+
+def test_weighted_youden_by_hand():
+    assert weighted_youden(np.array(1.0), np.array(0.5), 0.8) == pytest.approx(2 * (0.8 + 0.1) - 1)
+
+
+def test_even_weights_pick_the_classic_youden_point():
+    # threshold 0.6: Se 3/4, Sp 5/6 → J = 0.583, the best balanced point
+    point = choose_operating_point(ERRONEOUS, P_ERRONEOUS, 0.5)
+    assert point.threshold == pytest.approx(0.6)
+    assert (point.sensitivity, point.specificity) == pytest.approx((0.75, 5 / 6))
+
+
+def test_sensitivity_weight_moves_the_point_to_catch_every_error():
+    # threshold 0.2 catches all 4 (Se 1) but passes only 2/6 good: J_0.8 = 2(0.8 + 0.0667) − 1 = 0.733
+    # against threshold 0.6: 2(0.6 + 0.1667) − 1 = 0.533
+    point = choose_operating_point(ERRONEOUS, P_ERRONEOUS, 0.8)
+    assert point.threshold == pytest.approx(0.2)
+    assert (point.sensitivity, point.specificity) == pytest.approx((1.0, 1 / 3))
+    assert point.auc == pytest.approx(19 / 24)  # 6 + 6 + 5 + 2 = 19 of 24 (erroneous, good) pairs ordered right
+    assert (point.n, point.n_erroneous) == (10, 4)
+
+
+def test_one_class_only_is_refused():
+    with pytest.raises(ValueError, match="needs both good and erroneous cases; got 0 erroneous of 3"):
+        choose_operating_point(np.zeros(3, bool), np.array([0.1, 0.2, 0.3]), 0.8)
