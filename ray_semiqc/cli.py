@@ -34,8 +34,8 @@ def _validate(args) -> int:
     from ray_semiqc.cohort.validate import validate_cohort
 
     report = validate_cohort(args.cohort)
-    for problem in report.problems:
-        print(problem)
+    for subject_id in report.unusable_subjects:  # one line per bad subject, every reason on it
+        print(" | ".join(str(p) for p in report.problems if p.subject_id == subject_id))
     print(f"{report.checked} subjects checked, {len(report.unusable_subjects)} unusable")
     return 1 if report.unusable_subjects else 0
 
@@ -64,9 +64,11 @@ def _train(args) -> int:
 def _segment(args) -> int:
     from ray_semiqc.seg.predict import segment_subjects_to_folder
 
-    written = segment_subjects_to_folder(args.model, args.cohort, args.subjects, args.out)
-    print(f"{len(written)} segmentations written to {args.out}")
-    return 0
+    result = segment_subjects_to_folder(args.model, args.cohort, args.subjects, args.out)
+    for problem in result.problems:
+        print(problem)
+    print(f"{len(result.written)} segmentations written to {args.out}, {len(result.problems)} subjects failed")
+    return 1 if result.problems else 0
 
 
 def _qc_build_set(args) -> int:
@@ -99,7 +101,9 @@ def _infer(args) -> int:
     config = load_preset(args.preset)
     overrides = {"subjects_per_block": args.subjects_per_block, "gpus_per_actor": args.gpus_per_actor, "actors": args.actors}
     config = config.replace(inference={k: v for k, v in overrides.items() if v is not None})
-    summary = infer_cohort(args.cohort, args.task, args.model, args.out, config, qc_model_path=args.qc, write_masks=args.masks)
+    summary = infer_cohort(
+        args.cohort, args.task, args.model, args.out, config, qc_model_path=args.qc, write_masks=args.masks, split=args.split
+    )
     print(summary)
     return 0 if summary.subjects_ok > 0 or summary.subjects_total == 0 else 1
 
@@ -197,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--gpus-per-actor", type=float, default=None)
     infer.add_argument("--actors", type=_ints, default=None, help="MIN,MAX segmentation actors")
     infer.add_argument("--masks", action="store_true", help="also write seg_*.nii.gz per subject")
+    infer.add_argument("--split", choices=["unlabelled", "test", "qc_train", "labelled"], default="unlabelled")
     infer.set_defaults(run=_infer)
 
     experiment = commands.add_parser("experiment", help="the five-scenario semiQCSeg experiment → report.html")

@@ -1,0 +1,345 @@
+"""The semiQCSeg experiment on Ray: five training scenarios × tasks × seeds → RUN/report.html.
+
+    semiqc experiment --preset demo --cohort runs/demo/cohort --out runs/demo
+
+The coordinator actor (coordinator.py) owns the order and the state; this driver asks it for
+the next stage, runs that stage's items with the other rooms' Ray functions and records what
+each produced. Re-running with the same RUN resumes at the first item not done.
+
+    train_baselines  Tune grid: full, half (half with snapshots for the QC cases)
+    qc               QC set from the half-model snapshots on qc_train, LSTM trained on Ray
+    inference        Ray Data: the half model over the unlabelled pool, QC-scored, masks written
+    selection        rank → K best-in-class | K random | K random + dense CRF (one Ray task per subject)
+    train_ssl        Tune grid: ssl_noqc, ssl_crf, semiqcseg
+    evaluate         one Ray task per model over the test split
+    results          tables, figures, report
+"""
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import ray
+import torch
+from ray.experimental.tqdm_ray import tqdm
+
+from ray_semiqc.cohort.manifest import MANIFEST_FILE, read_manifest
+from ray_semiqc.cohort.nifti import write_volume
+from ray_semiqc.cohort.subject import load_subject
+from ray_semiqc.config import Config, load_preset
+from ray_semiqc.distributed.coordinator import SSL_SCENARIOS, ExperimentCoordinator, ExperimentState, WorkItem, plan_items
+from ray_semiqc.distributed.inference import infer_cohort
+from ray_semiqc.distributed.qc import build_qc_set, train_qc_on_ray
+from ray_semiqc.distributed.session import ensure_ray
+from ray_semiqc.distributed.tune_grid import SegTrial, run_seg_grid
+from ray_semiqc.evaluate.cases import evaluate_model
+from ray_semiqc.evaluate.results import EvaluatedModel, write_results
+from ray_semiqc.evaluate.selection import select_augmentation
+from ray_semiqc.models.checkpoint import load_checkpoint
+from ray_semiqc.qc.classifier import QCClassifier
+from ray_semiqc.qc.curves_table import STATUS_OK, read_curves_table
+from ray_semiqc.qc.ranking import rank_cases
+from ray_semiqc.seg.crf import CRFParameters, crf_pseudo_label
+from ray_semiqc.seg.train import snapshot_path
+from ray_semiqc.tasks import get_task
+
+CONFIG_FILE = "config.json"
+REPORT_FILE = "report.html"
+
+
+def _log(message: str) -> None:
+    print(f"[semiqc experiment {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _claim_config(run_dir: Path, config: Config) -> None:
+    """Write RUN/config.json, or refuse to resume a run that was started with another config."""
+    path = run_dir / CONFIG_FILE
+    if path.exists():
+        if Config.load(path) != config:
+            raise ValueError(f"{path}: this run was started with another configuration; use a new --out or the same options")
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.save(path)
+
+
+def run_experiment(config: Config, cohort: Path | None, out: Path) -> Path:
+    """Run (or resume) the whole experiment in OUT; without a cohort, synthesise the preset's phantom into OUT/cohort."""
+    run_dir = Path(out).resolve()
+    _claim_config(run_dir, config)
+    ensure_ray()
+    if cohort is None:
+        cohort = run_dir / "cohort"
+        if not (cohort / MANIFEST_FILE).exists():
+            from ray_semiqc.distributed.synth import synthesise_cohort
+
+            _log(f"no --cohort: synthesising the {config.preset} phantom (seed 0) into {cohort}")
+            synthesise_cohort(cohort, config, seed=0)
+    stages = _Stages(run_dir, Path(cohort).resolve(), config, ExperimentCoordinator.remote(str(run_dir), config.experiment))
+    stages.run_all()
+    return run_dir / REPORT_FILE
+
+
+def evaluate_run(run: Path, cohort: Path, out: Path | None = None) -> Path:
+    """Evaluate a finished run's models on any cohort's `test` split (full-cycle labels) → OUT/report.html."""
+    run_dir = Path(run).resolve()
+    config = Config.load(run_dir / CONFIG_FILE)
+    cohort = Path(cohort).resolve()
+    out_dir = Path(out).resolve() if out else run_dir / "evaluations" / cohort.name
+    state = ExperimentState(run_dir, config.experiment)
+    items = [WorkItem("evaluate", *key.split("/")[1:3], int(key.rsplit("seed", 1)[1])) for key in state.completed if key.startswith("train_")]
+    if not items:
+        raise FileNotFoundError(f"{run_dir}: no trained models recorded in its state.json")
+    ensure_ray()
+    started = time.perf_counter()
+    evaluated = _evaluate_models(run_dir, cohort, config, items, out_dir / "evaluation")
+    return write_results(
+        run_dir, out_dir, config, evaluated, *_run_artefacts(state.completed),
+        timings_s={"evaluate": time.perf_counter() - started}, notes=_notes(config, cohort, f"models of run {run_dir}"),
+    )
+
+
+def _run_artefacts(completed: dict[str, dict]) -> tuple[list[Path], list[Path]]:
+    """The run's QC models and selection files, in task/seed order, from its recorded state."""
+    qc_models = [Path(out["model"]) for key, out in sorted(completed.items()) if key.startswith("qc/")]
+    selections = [Path(out["selection"]) for key, out in sorted(completed.items()) if key.startswith("selection/")]
+    return qc_models, selections
+
+
+def _preset_differences(config: Config) -> str:
+    """`section.field=value` for every value that differs from the named preset (overrides are part of the result)."""
+    preset = load_preset(config.preset)
+    changed = []
+    for section in ("phantom", "seg", "qc", "inference", "experiment"):
+        ours, theirs = getattr(config, section), getattr(preset, section)
+        for name in ours.__dataclass_fields__:
+            if getattr(ours, name) != getattr(theirs, name):
+                changed.append(f"{section}.{name}={getattr(ours, name)}")
+    return ", ".join(changed) or "none"
+
+
+def _notes(config: Config, cohort: Path, what: str) -> list[str]:
+    experiment = config.experiment
+    return [
+        f"overrides of the {config.preset} preset: {_preset_differences(config)}",
+        f"{what}; evaluated on the test split of {cohort}",
+        f"preset {config.preset}: tasks {', '.join(experiment.tasks)}; scenarios {', '.join(experiment.scenarios)}; "
+        f"seeds {', '.join(map(str, experiment.seeds))}; K = {experiment.best_in_class_k}; "
+        f"{config.seg.train_steps} optimizer steps per model, every scenario from scratch",
+        f"machine: {platform.machine()} {platform.system()}, {ray.cluster_resources().get('CPU', 0):g} CPUs, "
+        f"{ray.cluster_resources().get('GPU', 0):g} GPUs in the Ray cluster",
+    ]
+
+
+def model_dir(run_dir: Path, task: str, scenario: str, seed: int) -> Path:
+    return run_dir / "models" / task / scenario / f"seed{seed}"
+
+
+@ray.remote
+def _crf_pseudo_label_task(model_path: str, cohort: str, record, task_name: str, out_path: str, config_json: str) -> str:
+    """Refine one subject's full-cycle pseudo-label with the dense CRF and write it as a label volume."""
+    config = Config.from_json(config_json)
+    torch.set_num_threads(max(1, int(config.experiment.crf_cpus)))
+    task = get_task(task_name)
+    model, meta = load_checkpoint(Path(model_path), expect_task=task_name)
+    subject = load_subject(Path(cohort), record, task, with_label=False)
+    labels = crf_pseudo_label(
+        model,
+        subject.image,
+        task,
+        meta.crop_size,
+        "cpu",
+        config.seg.predict_batch_size,
+        CRFParameters.from_config(config.experiment),
+        config.experiment.crf_slices_per_pass,
+    )
+    write_volume(Path(out_path), labels, subject.affine)
+    return out_path
+
+
+@ray.remote
+def _evaluate_model_task(model_path: str, cohort: str, task_name: str, config_json: str):
+    config = Config.from_json(config_json)
+    torch.set_num_threads(max(1, int(config.experiment.evaluation_cpus)))
+    model, meta = load_checkpoint(Path(model_path), expect_task=task_name)
+    records = read_manifest(Path(cohort)).split("test")
+    return evaluate_model(model, Path(cohort), records, get_task(task_name), meta.crop_size, "cpu", config.seg.predict_batch_size)
+
+
+def _wait_all(refs: list, description: str) -> list:
+    """ray.get with a Ray progress bar, results in the order of `refs`."""
+    bar = tqdm(total=len(refs), desc=description)
+    pending = list(refs)
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        bar.update(len(done))
+    bar.close()
+    return ray.get(refs)
+
+
+def _evaluate_models(run_dir: Path, cohort: Path, config: Config, items: list[WorkItem], out_dir: Path) -> list[EvaluatedModel]:
+    """Every item's model over the cohort's test split, one Ray task each; results persisted per model."""
+    if not read_manifest(cohort).split("test"):
+        raise ValueError(f"{cohort}: no subjects in the `test` split to evaluate on")
+    options = {"num_cpus": config.experiment.evaluation_cpus}
+    refs = [
+        _evaluate_model_task.options(**options).remote(
+            str(model_dir(run_dir, i.task, i.scenario, i.seed) / "model.pt"), str(cohort), i.task, config.to_json()
+        )
+        for i in items
+    ]
+    evaluated = []
+    for item, (rows, figures) in zip(items, _wait_all(refs, "evaluate models on the test split")):
+        model = EvaluatedModel(item.task, item.scenario, item.seed, rows, figures)
+        model.save(out_dir)
+        evaluated.append(model)
+    return evaluated
+
+
+class _Stages:
+    """Runs each stage's pending items and records their outputs with the coordinator."""
+
+    def __init__(self, run_dir: Path, cohort: Path, config: Config, coordinator):
+        self.run_dir, self.cohort, self.config, self.coordinator = run_dir, cohort, config, coordinator
+
+    def run_all(self) -> None:
+        while (upcoming := ray.get(self.coordinator.next_stage.remote())) is not None:
+            stage, items = upcoming
+            _log(f"stage {stage}: {len(items)} item(s): {', '.join(i.key for i in items)}")
+            started = time.perf_counter()
+            getattr(self, stage)(items)
+            elapsed = time.perf_counter() - started
+            ray.get(self.coordinator.add_time.remote(stage, elapsed))
+            _log(f"stage {stage} done in {elapsed:.1f} s")
+
+    def _complete(self, item: WorkItem, outputs: dict) -> None:
+        ray.get(self.coordinator.complete.remote(item.key, outputs))
+
+    def _outputs(self, stage: str, task: str, scenario: str, seed: int) -> dict:
+        return ray.get(self.coordinator.outputs.remote(stage, task, scenario, seed))
+
+    def _train(self, items: list[WorkItem], trials: list[SegTrial], name: str) -> None:
+        outcome = run_seg_grid(trials, self.cohort, self.config, self.run_dir / "tune", name)
+        failed = {key: error for key, error in outcome.items() if error is not None}
+        for item, trial in zip(items, trials):
+            if item.key not in failed:
+                self._complete(item, {"model": str(Path(trial.out) / "model.pt")})
+        if failed:
+            raise RuntimeError("segmentation trial(s) failed:\n" + "\n".join(f"{k}: {e}" for k, e in failed.items()))
+
+    def train_baselines(self, items: list[WorkItem]) -> None:
+        has_ssl = any(s in self.config.experiment.scenarios for s in SSL_SCENARIOS)
+        trials = [
+            SegTrial(
+                key=i.key,
+                task=i.task,
+                scenario=i.scenario,
+                seed=i.seed,
+                subset=i.scenario,
+                out=str(model_dir(self.run_dir, i.task, i.scenario, i.seed)),
+                # the half model's snapshots are the spread of models that make the QC training cases
+                snapshot_steps=tuple(self.config.qc.model_spread_steps) if (i.scenario == "half" and has_ssl) else (),
+            )
+            for i in items
+        ]
+        self._train(items, trials, "train_baselines")
+
+    def qc(self, items: list[WorkItem]) -> None:
+        for item in items:
+            half = model_dir(self.run_dir, item.task, "half", item.seed)
+            snapshots = [snapshot_path(half, step) for step in self.config.qc.model_spread_steps]
+            out = self.run_dir / "qc" / item.task / f"seed{item.seed}"
+            qc_set = build_qc_set(self.cohort, item.task, snapshots, out, self.config, seed=item.seed)
+            qc_model = train_qc_on_ray(qc_set, out, self.config, seed=item.seed, workers=self.config.experiment.qc_train_workers)
+            self._complete(item, {"set": str(qc_set), "model": str(qc_model)})
+
+    def inference(self, items: list[WorkItem]) -> None:
+        for item in items:
+            summary = infer_cohort(
+                self.cohort,
+                item.task,
+                Path(self._outputs("train_baselines", item.task, "half", item.seed)["model"]),
+                self.run_dir / "inference" / item.task / f"seed{item.seed}",
+                self.config,
+                qc_model_path=Path(self._outputs("qc", item.task, "", item.seed)["model"]),
+                write_masks=True,
+            )
+            _log(f"inference {item.task} seed {item.seed}: {summary}")
+            self._complete(item, {"curves": str(summary.curves_path), "subjects_ok": summary.subjects_ok})
+
+    def selection(self, items: list[WorkItem]) -> None:
+        manifest = read_manifest(self.cohort)
+        records = manifest.by_id()
+        groups = {r.subject_id: r.group for r in manifest.records}
+        for item in items:
+            task = get_task(item.task)
+            curves_path = Path(self._outputs("inference", item.task, "", item.seed)["curves"])
+            curves = read_curves_table(curves_path)
+            qc_model = QCClassifier.load(Path(self._outputs("qc", item.task, "", item.seed)["model"]), expect_task=item.task)
+            segmented = [r["subject_id"] for r in curves.to_pylist() if r["status"] == STATUS_OK]
+            chosen = select_augmentation(
+                rank_cases(curves, qc_model),
+                segmented,
+                groups,
+                item.task,
+                item.seed,
+                self.config.experiment.best_in_class_k,
+                tuple(self.config.experiment.scenarios),
+                np.random.default_rng(item.seed),
+            )
+            masks = curves_path.parent / "masks"
+            pseudo: dict[str, list[tuple[str, str]]] = {
+                scenario: [(sid, str(masks / sid / task.seg_file)) for sid in group["subject_id"]]
+                for scenario, group in chosen.groupby("scenario")
+            }
+            if "ssl_crf" in pseudo:
+                pseudo["ssl_crf"] = self._crf_labels(item, [sid for sid, _ in pseudo["ssl_crf"]], records)
+            selection_path = self.run_dir / "selection" / item.task / f"seed{item.seed}.parquet"
+            selection_path.parent.mkdir(parents=True, exist_ok=True)
+            chosen.to_parquet(selection_path, index=False)
+            self._complete(item, {"selection": str(selection_path), "pseudo_labelled": pseudo})
+
+    def _crf_labels(self, item: WorkItem, subject_ids: list[str], records) -> list[tuple[str, str]]:
+        task = get_task(item.task)
+        half_model = self._outputs("train_baselines", item.task, "half", item.seed)["model"]
+        out = self.run_dir / "pseudo" / item.task / "ssl_crf" / f"seed{item.seed}"
+        options = {"num_cpus": self.config.experiment.crf_cpus}
+        refs = [
+            _crf_pseudo_label_task.options(**options).remote(
+                half_model, str(self.cohort), records[sid], item.task, str(out / sid / task.label_file), self.config.to_json()
+            )
+            for sid in subject_ids
+        ]
+        return list(zip(subject_ids, _wait_all(refs, f"CRF pseudo-labels {item.task} seed {item.seed}")))
+
+    def train_ssl(self, items: list[WorkItem]) -> None:
+        trials = []
+        for i in items:
+            pseudo = self._outputs("selection", i.task, "", i.seed)["pseudo_labelled"].get(i.scenario, [])
+            trials.append(
+                SegTrial(
+                    key=i.key,
+                    task=i.task,
+                    scenario=i.scenario,
+                    seed=i.seed,
+                    subset="half",
+                    out=str(model_dir(self.run_dir, i.task, i.scenario, i.seed)),
+                    pseudo_labelled=tuple((sid, path) for sid, path in pseudo),
+                )
+            )
+        self._train(items, trials, "train_ssl")
+
+    def evaluate(self, items: list[WorkItem]) -> None:
+        for model in _evaluate_models(self.run_dir, self.cohort, self.config, items, self.run_dir / "evaluation"):
+            self._complete(WorkItem("evaluate", model.task, model.scenario, model.seed), {"folder": str(model.folder)})
+
+    def results(self, items: list[WorkItem]) -> None:
+        completed = ray.get(self.coordinator.completed.remote())
+        evaluated = [EvaluatedModel.load(Path(completed[i.key]["folder"])) for i in plan_items(self.config.experiment, "evaluate")]
+        report = write_results(
+            self.run_dir, self.run_dir, self.config, evaluated, *_run_artefacts(completed),
+            timings_s=ray.get(self.coordinator.timings_s.remote()), notes=_notes(self.config, self.cohort, "this run's models"),
+        )
+        self._complete(items[0], {"report": str(report)})
+        _log(f"report: {report}")

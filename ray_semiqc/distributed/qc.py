@@ -1,0 +1,180 @@
+"""The QC stage on Ray: build the reviewed QC set, train the classifier with Ray Train, score curves.
+
+    semiqc qc build-set --cohort C --task sax --models M1.pt M2.pt --out RUN/qc/sax/seed0 --preset demo
+    semiqc qc train --set RUN/qc/sax/seed0 --out RUN/qc/sax/seed0 --preset demo
+    semiqc qc score --curves RUN/inference/sax/seed0/curves.parquet --model RUN/qc/sax/seed0/model.pt --out R
+
+Building the set is one Ray task per qc_train subject (segment with its model, maybe inject
+a failure, review against truth); training is a TorchTrainer whose workers run the pure
+`QCClassifier.fit`; the driver then calibrates the operating threshold on held-out
+qc_train subjects.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import ray
+import ray.train
+import ray.train.torch
+from ray.train import RunConfig, ScalingConfig
+from ray.train.torch import TorchTrainer
+from sklearn.model_selection import train_test_split
+
+from ray_semiqc.cohort.manifest import SubjectRecord, read_manifest
+from ray_semiqc.config import Config
+from ray_semiqc.distributed.session import ensure_ray
+from ray_semiqc.models.checkpoint import load_checkpoint
+from ray_semiqc.qc.cases import QC_SET_SCHEMA, SET_FILE, SUMMARY_FILE, make_qc_case, summarise_qc_set
+from ray_semiqc.qc.classifier import QCClassifier
+from ray_semiqc.qc.curves_table import STATUS_OK, read_curves_table, row_curves
+from ray_semiqc.qc.ranking import rank_cases
+from ray_semiqc.tasks import get_task
+
+MODEL_FILE = "model.pt"
+METRICS_FILE = "qc_metrics.json"
+RANKING_FILE = "ranking.parquet"
+STORAGE_DIR = "ray_train"
+
+
+@ray.remote(num_cpus=1)
+def _qc_case_task(cohort: str, record: SubjectRecord, task_name: str, model_path: str, config_json: str, seed: int, index: int) -> dict:
+    config = Config.from_json(config_json)
+    model, meta = load_checkpoint(model_path, expect_task=task_name)
+    rng = np.random.default_rng([seed, index])  # one stream per case: the set does not depend on scheduling
+    return make_qc_case(Path(cohort), record, get_task(task_name), model, meta, config.qc, rng)
+
+
+def build_qc_set(cohort: Path, task_name: str, model_paths: Sequence[Path], out: Path, config: Config, seed: int) -> Path:
+    """Segment every qc_train subject (subject i with model i mod M), inject, review → OUT/set.parquet.
+
+    Returns OUT; OUT/set_summary.json records the class balance, by failure and by model.
+    """
+    if not model_paths:
+        raise ValueError("a QC set needs at least one segmentation model")
+    for path in model_paths:  # fail before fanning out, not once per subject
+        load_checkpoint(path, expect_task=task_name)
+    records = read_manifest(cohort).split("qc_train")
+    if not records:
+        raise ValueError(f"{cohort}: the cohort has no qc_train subjects")
+    ensure_ray()
+    config_json = config.to_json()
+    futures = [
+        _qc_case_task.remote(str(cohort), record, task_name, str(model_paths[index % len(model_paths)]), config_json, seed, index)
+        for index, record in enumerate(records)
+    ]
+    rows = ray.get(futures)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    partial = out / f".{SET_FILE}.partial"
+    pq.write_table(pa.Table.from_pylist(rows, schema=QC_SET_SCHEMA), partial)
+    partial.replace(out / SET_FILE)
+    summary = {"task": task_name, "models": [str(p) for p in model_paths], "seed": seed, **summarise_qc_set(rows)}
+    (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    return out
+
+
+def _usable_cases(set_dir: Path) -> list[dict]:
+    rows = pq.read_table(Path(set_dir) / SET_FILE).to_pylist()
+    return [r for r in rows if r["status"] == STATUS_OK and r["qc_error"] is None]
+
+
+def split_holdout(cases: list[dict], holdout_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """(training, held-out) subject ids, stratified by whether a subject has an erroneous case."""
+    erroneous_by_subject: dict[str, bool] = {}
+    for case in cases:
+        erroneous_by_subject[case["subject_id"]] = erroneous_by_subject.get(case["subject_id"], False) or case["erroneous"]
+    subjects = sorted(erroneous_by_subject)
+    labels = [erroneous_by_subject[s] for s in subjects]
+    if min(sum(labels), len(labels) - sum(labels)) < 2:
+        raise ValueError(
+            f"QC set has {sum(labels)} erroneous and {len(labels) - sum(labels)} good subjects; "
+            "training and holding out need at least 2 of each"
+        )
+    train, held_out = train_test_split(subjects, test_size=holdout_fraction, stratify=labels, random_state=seed)
+    return sorted(train), sorted(held_out)
+
+
+def qc_train_loop(loop_config: dict) -> None:
+    """Per-worker body: `QCClassifier.fit` on this worker's share of the training cases."""
+    config = Config.from_json(loop_config["config_json"])
+    context = ray.train.get_context()
+    rank, world = context.get_world_rank(), context.get_world_size()
+    train_subjects = set(loop_config["train_subjects"])
+    cases = [c for c in _usable_cases(loop_config["set_dir"]) if c["subject_id"] in train_subjects][rank::world]
+    classifier = QCClassifier.from_config(loop_config["task"], config.qc, seed=loop_config["seed"])
+    # One report at the end: a QC fit takes seconds, so resuming mid-way would buy nothing.
+    classifier.fit([row_curves(c) for c in cases], [c["erroneous"] for c in cases], prepare_network=ray.train.torch.prepare_model)
+    metrics = {"epochs": classifier.epochs, "train_loss": classifier.training_loss_[-1]}
+    if rank != 0:  # DDP keeps the replicas identical: rank 0's copy is the model
+        ray.train.report(metrics)
+        return
+    folder = Path(tempfile.mkdtemp(prefix="qc_checkpoint_"))
+    classifier.save(folder / MODEL_FILE)
+    ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder), delete_local_checkpoint_after_upload=True)
+
+
+def make_qc_trainer(set_dir: Path, out: Path, config: Config, seed: int, workers: int, train_subjects: Sequence[str]) -> TorchTrainer:
+    """A TorchTrainer for the QC classifier; `workers=0` runs in this process (unit tests)."""
+    task_name = _usable_cases(set_dir)[0]["task"]
+    loop_config = {
+        "config_json": config.to_json(),
+        "task": task_name,
+        "seed": seed,
+        "set_dir": str(Path(set_dir).resolve()),
+        "train_subjects": list(train_subjects),
+    }
+    return TorchTrainer(
+        qc_train_loop,
+        train_loop_config=loop_config,
+        scaling_config=ScalingConfig(num_workers=workers, use_gpu=False),
+        run_config=RunConfig(name=f"qc_{task_name}_seed{seed}", storage_path=str(Path(out).resolve() / STORAGE_DIR)),
+    )
+
+
+def train_qc_on_ray(set_dir: Path, out: Path, config: Config, seed: int, workers: int) -> Path:
+    """Train on qc_train subjects, choose the threshold on the held-out ones → OUT/model.pt.
+
+    OUT/qc_metrics.json holds the `results/qc.csv` row (`QCClassifier.results_row()`) and the split.
+    """
+    cases = _usable_cases(set_dir)
+    if not cases:
+        raise ValueError(f"{set_dir}: the QC set has no usable cases")
+    train_subjects, held_out_subjects = split_holdout(cases, config.qc.holdout_fraction, seed)
+    result = make_qc_trainer(set_dir, out, config, seed, workers, train_subjects).fit()
+    with result.checkpoint.as_directory() as folder:
+        classifier = QCClassifier.load(Path(folder) / MODEL_FILE, expect_task=cases[0]["task"])
+    held_out = [c for c in cases if c["subject_id"] in set(held_out_subjects)]
+    classifier.calibrate([row_curves(c) for c in held_out], [c["erroneous"] for c in held_out], config.qc.youden_sensitivity_weight)
+    out = Path(out)
+    model_path = classifier.save(out / MODEL_FILE)
+    report = {
+        **classifier.results_row(),
+        "version": classifier.version_,
+        "n_train": classifier.n_train_,
+        "n_train_erroneous": classifier.n_train_erroneous_,
+        "held_out_subjects": held_out_subjects,
+    }
+    (out / METRICS_FILE).write_text(json.dumps(report, indent=2))
+    return model_path
+
+
+def score_curves(curves_path: Path, qc_model_path: Path, out: Path) -> Path:
+    """Rank a curves.parquet with a QC model → OUT/ranking.parquet (the audit trail of a selection)."""
+    table = read_curves_table(curves_path)
+    tasks = set(table.column("task").to_pylist())
+    if len(tasks) > 1:
+        raise ValueError(f"{curves_path}: holds tasks {sorted(tasks)}; score one task at a time")
+    classifier = QCClassifier.load(qc_model_path, expect_task=tasks.pop() if tasks else None)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / RANKING_FILE
+    partial = out / f".{RANKING_FILE}.partial"
+    pq.write_table(rank_cases(table, classifier), partial)
+    partial.replace(path)
+    return path

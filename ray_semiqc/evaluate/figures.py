@@ -1,0 +1,113 @@
+"""The experiment's figures as PNG files (matplotlib, headless Agg backend).
+
+Fig 2 of the seed: per-case Dice change of semiQCSeg vs half-data training; Fig 3: one
+subject's segmentation across scenarios with ground-truth contours; one subject's cycle
+curves per scenario against the manual curves; the QC classifier's held-out ROC.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display: runs on headless workers
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.metrics import roc_curve  # noqa: E402
+
+from ray_semiqc.evaluate.seed_tables import SCENARIO_TITLES  # noqa: E402
+from ray_semiqc.evaluate.tables import cohort_group  # noqa: E402
+from ray_semiqc.tasks import Task  # noqa: E402
+
+_GROUP_COLOURS = {"healthy": "tab:green", "disease": "tab:red", "unknown": "tab:grey"}
+_CLASS_COLOURS = ("none", "tab:red", "tab:green", "tab:blue")  # index = label value (SAX: LV, Myo, RV)
+_DPI = 110
+
+
+def _save(figure, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=_DPI, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def plot_dice_change(per_case: pd.DataFrame, task: str, path: Path, baseline: str = "half", target: str = "semiqcseg") -> Path:
+    """Fig 2: Dice(target) − Dice(baseline) per case against the baseline Dice, coloured healthy/disease."""
+    cases = per_case[(per_case["task"] == task) & (per_case["status"] == "ok")]
+    paired = cases.pivot_table(index=["seed", "subject_id", "group"], columns="scenario", values="dice_pct").reset_index()
+    figure, axis = plt.subplots(figsize=(5, 4))
+    if baseline in paired and target in paired:
+        paired = paired.dropna(subset=[baseline, target])
+        for group, cases_in_group in paired.groupby(paired["group"].map(cohort_group)):
+            axis.scatter(
+                cases_in_group[baseline],
+                cases_in_group[target] - cases_in_group[baseline],
+                s=18,
+                color=_GROUP_COLOURS.get(group, "tab:grey"),
+                label=f"{group} (n={len(cases_in_group)})",
+            )
+        axis.legend(fontsize=8)
+    axis.axhline(0.0, color="black", linewidth=0.8)
+    axis.set_xlabel(f"Dice of {SCENARIO_TITLES.get(baseline, baseline)} (%)")
+    axis.set_ylabel(f"Dice change with {SCENARIO_TITLES.get(target, target)} (points)")
+    axis.set_title(f"{task}: per-case change in Dice vs {baseline}")
+    return _save(figure, path)
+
+
+def plot_segmentation_panel(
+    image: np.ndarray, truth: np.ndarray, predictions: dict[str, np.ndarray], task: Task, subject_id: str, path: Path
+) -> Path:
+    """Fig 3: one slice per scenario, the prediction filled, the ground truth as contours."""
+    panels = [*predictions.items(), ("manual", truth)]
+    figure, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels), 2.8))
+    for axis, (scenario, labels) in zip(np.atleast_1d(axes), panels):
+        axis.imshow(image.T, cmap="gray", origin="lower")
+        overlay = np.ma.masked_equal(labels.T, 0)
+        axis.imshow(overlay, cmap=matplotlib.colors.ListedColormap(_CLASS_COLOURS[: task.n_classes]), vmin=0,
+                    vmax=task.n_classes - 1, alpha=0.45, origin="lower", interpolation="nearest")
+        for label_value in range(1, task.n_classes):
+            if (truth == label_value).any():
+                axis.contour((truth == label_value).T, levels=[0.5], colors="yellow", linewidths=0.7, origin="lower")
+        axis.set_title(SCENARIO_TITLES.get(scenario, scenario), fontsize=8)
+        axis.axis("off")
+    figure.suptitle(f"{task.name}: subject {subject_id}, mid slice at end-diastole (yellow: ground truth)", fontsize=9)
+    return _save(figure, path)
+
+
+def plot_cycle_curves(
+    truth_curves: dict[str, np.ndarray], predicted_curves: dict[str, dict[str, np.ndarray]], task: Task, subject_id: str, path: Path
+) -> Path:
+    """One subject's curves over the cardiac cycle: each scenario against the manual segmentation."""
+    figure, axes = plt.subplots(1, len(task.curve_names), figsize=(4.2 * len(task.curve_names), 3.2), squeeze=False)
+    for axis, curve in zip(axes[0], task.curve_names):
+        axis.plot(truth_curves[curve], color="black", linewidth=2.2, label="manual")
+        for scenario, curves in predicted_curves.items():
+            axis.plot(curves[curve], linewidth=1.0, label=SCENARIO_TITLES.get(scenario, scenario))
+        axis.set_xlabel("frame")
+        axis.set_ylabel(curve)
+    axes[0][-1].legend(fontsize=7)
+    figure.suptitle(f"{task.name}: cycle curves of subject {subject_id}", fontsize=9)
+    return _save(figure, path)
+
+
+def plot_qc_roc(
+    erroneous: np.ndarray, p_erroneous: np.ndarray, threshold: float, task: str, title_suffix: str, path: Path
+) -> Path:
+    """ROC of the QC classifier on held-out cases (positive = erroneous), its operating point marked."""
+    erroneous = np.asarray(erroneous, dtype=bool)
+    p_erroneous = np.asarray(p_erroneous, dtype=np.float64)
+    false_positive_rate, true_positive_rate, _ = roc_curve(erroneous, p_erroneous)
+    called = p_erroneous >= threshold
+    sensitivity = called[erroneous].mean()
+    specificity = (~called[~erroneous]).mean()
+    figure, axis = plt.subplots(figsize=(4, 4))
+    axis.plot(false_positive_rate, true_positive_rate, color="tab:blue")
+    axis.plot([0, 1], [0, 1], color="grey", linewidth=0.6, linestyle="--")
+    axis.scatter([1 - specificity], [sensitivity], color="tab:red", zorder=3, label=f"threshold {threshold:.2f}")
+    axis.set_xlabel("1 − specificity")
+    axis.set_ylabel("sensitivity (erroneous cases caught)")
+    axis.set_title(f"QC ROC, {task} {title_suffix} (n={len(erroneous)})", fontsize=9)
+    axis.legend(fontsize=8, loc="lower right")
+    return _save(figure, path)
