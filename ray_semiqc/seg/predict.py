@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -18,19 +18,26 @@ from ray_semiqc.seg.preprocess import prepare_slices, restore_labels
 from ray_semiqc.tasks import Task, get_task
 
 
+def _logits_in_batches(
+    model: nn.Module, slices: np.ndarray, device: str | torch.device, batch_size: int, bf16: bool
+) -> Iterator[torch.Tensor]:
+    device = torch.device(device)
+    model = model.to(device).eval()
+    for start in range(0, len(slices), batch_size):
+        batch = torch.from_numpy(np.ascontiguousarray(slices[start : start + batch_size])).to(device)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
+            yield model(batch)
+
+
 @torch.no_grad()
 def predict_probabilities(
     model: nn.Module, slices: np.ndarray, device: str | torch.device, batch_size: int, bf16: bool = False
 ) -> np.ndarray:
     """Softmax class probabilities N×C×H×W float32 for N×1×H×W slices (the CRF reads these)."""
-    device = torch.device(device)
-    model = model.to(device).eval()
-    outputs = []
-    for start in range(0, len(slices), batch_size):
-        batch = torch.from_numpy(np.ascontiguousarray(slices[start : start + batch_size])).to(device)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = model(batch)
-        outputs.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+    outputs = [
+        torch.softmax(logits.float(), dim=1).cpu().numpy()
+        for logits in _logits_in_batches(model, slices, device, batch_size, bf16)
+    ]
     return np.concatenate(outputs) if outputs else np.zeros((0,), dtype=np.float32)
 
 
@@ -39,13 +46,10 @@ def predict_slices(
     model: nn.Module, slices: np.ndarray, device: str | torch.device, batch_size: int, bf16: bool = False
 ) -> np.ndarray:
     """Most probable class per pixel, N×H×W uint8."""
-    device = torch.device(device)
-    model = model.to(device).eval()
-    labels = []
-    for start in range(0, len(slices), batch_size):
-        batch = torch.from_numpy(np.ascontiguousarray(slices[start : start + batch_size])).to(device)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
-            labels.append(model(batch).argmax(dim=1).to(torch.uint8).cpu().numpy())
+    labels = [
+        logits.argmax(dim=1).to(torch.uint8).cpu().numpy()
+        for logits in _logits_in_batches(model, slices, device, batch_size, bf16)
+    ]
     return np.concatenate(labels) if labels else np.zeros((0,) + slices.shape[2:], dtype=np.uint8)
 
 
