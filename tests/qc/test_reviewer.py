@@ -3,14 +3,16 @@ import dataclasses
 import numpy as np
 import pytest
 
+from ray_semiqc.config import load_preset
 from ray_semiqc.qc.failures import empty_frame, missed_basal_slice
 from ray_semiqc.qc.reviewer import frame_dice, review_case
 from ray_semiqc.tasks import AORTA, SAX
 
 
 @pytest.fixture
-def quiet_reviewer(smoke_config):
-    return dataclasses.replace(smoke_config.qc, reviewer_label_noise=0.0)
+def quiet_reviewer():
+    """The clinical tolerances (10 % volume, 5 EF points, frame Dice 0.7) of the paper preset, no noise."""
+    return dataclasses.replace(load_preset("paper").qc, reviewer_label_noise=0.0)
 
 
 def test_the_truth_itself_is_reviewed_good(qc_truth, quiet_reviewer):
