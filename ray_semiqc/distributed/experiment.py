@@ -7,7 +7,7 @@ the next stage, runs that stage's items with the other rooms' Ray functions and 
 each produced. Re-running with the same RUN resumes at the first item not done.
 
     train_baselines  Tune grid: full, half (half with snapshots for the QC cases)
-    qc               QC set from the half-model snapshots on qc_train, LSTM trained on Ray
+    qc               QC set: qc_train segmented by a half-model snapshot, the half and full models; LSTM on Ray
     inference        Ray Data: the half model over the unlabelled pool, QC-scored, masks written
     selection        rank → K best-in-class | K random | K random + dense CRF (one Ray task per subject)
     train_ssl        Tune grid: ssl_noqc, ssl_crf, semiqcseg
@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import ray
 import torch
 from ray.experimental.tqdm_ray import tqdm
@@ -36,7 +37,7 @@ from ray_semiqc.distributed.session import ensure_ray
 from ray_semiqc.distributed.tune_grid import SegTrial, run_seg_grid
 from ray_semiqc.evaluate.cases import evaluate_model
 from ray_semiqc.evaluate.results import EvaluatedModel, write_results
-from ray_semiqc.evaluate.selection import select_augmentation
+from ray_semiqc.evaluate.selection import pool_true_dice, select_augmentation, selection_quality
 from ray_semiqc.models.checkpoint import load_checkpoint
 from ray_semiqc.qc.classifier import QCClassifier
 from ray_semiqc.qc.curves_table import STATUS_OK, read_curves_table
@@ -246,11 +247,19 @@ class _Stages:
         self._train(items, trials, "train_baselines")
 
     def qc(self, items: list[WorkItem]) -> None:
+        trained = ray.get(self.coordinator.completed.remote())
         for item in items:
             half = model_dir(self.run_dir, item.task, "half", item.seed)
-            snapshots = [snapshot_path(half, step) for step in self.config.qc.model_spread_steps]
+            # The spread of models that make the QC cases: the half model part-trained and final (the
+            # model whose outputs QC will rank), and the full model when this run trains it.
+            models = [snapshot_path(half, step) for step in self.config.qc.model_spread_steps]
+            models += [
+                Path(trained[key]["model"])
+                for key in (WorkItem("train_baselines", item.task, scenario, item.seed).key for scenario in ("half", "full"))
+                if key in trained
+            ]
             out = self.run_dir / "qc" / item.task / f"seed{item.seed}"
-            qc_set = build_qc_set(self.cohort, item.task, snapshots, out, self.config, seed=item.seed)
+            qc_set = build_qc_set(self.cohort, item.task, models, out, self.config, seed=item.seed)
             qc_model = train_qc_on_ray(qc_set, out, self.config, seed=item.seed, workers=self.config.experiment.qc_train_workers)
             self._complete(item, {"set": str(qc_set), "model": str(qc_model)})
 
@@ -334,12 +343,25 @@ class _Stages:
         for model in _evaluate_models(self.run_dir, self.cohort, self.config, items, self.run_dir / "evaluation"):
             self._complete(WorkItem("evaluate", model.task, model.scenario, model.seed), {"folder": str(model.folder)})
 
+    def _selection_quality(self, completed: dict[str, dict], selection_files: list[Path]) -> pd.DataFrame | None:
+        """True Dice of the pool's pseudo-labels (where the cohort hides truth for its pool), after the fact."""
+        if not selection_files:
+            return None
+        records = read_manifest(self.cohort).split("unlabelled")
+        pool_dice = {}
+        for item in plan_items(self.config.experiment, "inference"):
+            masks = Path(completed[item.key]["curves"]).parent / "masks"
+            pool_dice[(item.task, item.seed)] = pool_true_dice(self.cohort, records, item.task, masks)
+        return selection_quality(pd.concat([pd.read_parquet(p) for p in selection_files], ignore_index=True), pool_dice)
+
     def results(self, items: list[WorkItem]) -> None:
         completed = ray.get(self.coordinator.completed.remote())
         evaluated = [EvaluatedModel.load(Path(completed[i.key]["folder"])) for i in plan_items(self.config.experiment, "evaluate")]
+        qc_models, selection_files = _run_artefacts(completed)
         report = write_results(
-            self.run_dir, self.run_dir, self.config, evaluated, *_run_artefacts(completed),
+            self.run_dir, self.run_dir, self.config, evaluated, qc_models, selection_files,
             timings_s=ray.get(self.coordinator.timings_s.remote()), notes=_notes(self.config, self.cohort, "this run's models"),
+            selection_quality=self._selection_quality(completed, selection_files),
         )
         self._complete(items[0], {"report": str(report)})
         _log(f"report: {report}")

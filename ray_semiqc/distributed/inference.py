@@ -56,13 +56,30 @@ class InferenceSummary:
     images_per_s: float  # 2-D images segmented by this call per second
     curves_path: Path
     subjects_resumed: int = 0  # already in OUT from an earlier run, skipped
+    seconds_to_first_rows: float = math.nan  # planning, Ray Data start-up and actor start-up: the fixed cost of a call
+    steady_subjects_per_s: float = math.nan  # from the first group of rows to the last: the rate a larger cohort runs at
 
     def __str__(self) -> str:
         resumed = f", {self.subjects_resumed} resumed from an earlier run" if self.subjects_resumed else ""
+        steady = (
+            f" (first rows after {self.seconds_to_first_rows:.1f} s, then {self.steady_subjects_per_s:.2f} subjects/s)"
+            if math.isfinite(self.steady_subjects_per_s)
+            else ""
+        )
         return (
             f"{self.subjects_total} subjects: {self.subjects_ok} ok, {self.subjects_error} error{resumed}; "
-            f"{self.subjects_per_s:.2f} subjects/s, {self.images_per_s:.1f} images/s in {self.seconds:.1f} s → {self.curves_path}"
+            f"{self.subjects_per_s:.2f} subjects/s, {self.images_per_s:.1f} images/s in {self.seconds:.1f} s{steady} → {self.curves_path}"
         )
+
+
+@dataclass(frozen=True)
+class StreamTimes:
+    """What one pass of the pipeline did, and when its rows reached the driver."""
+
+    images: int  # 2-D images segmented
+    first_rows_at: float  # time.perf_counter() when the first group of rows arrived
+    last_rows_at: float
+    subjects_after_first: int  # rows that arrived after the first group
 
 
 @dataclass(frozen=True)
@@ -99,14 +116,16 @@ def infer_cohort(
     """Segment and measure a cohort's subjects (the `split`, or the given `subject_ids`) → OUT/curves.parquet."""
     started = time.perf_counter()
     plan = plan_inference(cohort, task_name, model_path, out, qc_model_path, write_masks, split, subject_ids)
-    images = 0
+    streamed = None
     if plan.pending:
         ensure_ray()
-        images = stream_subjects(plan, config.inference)
+        streamed = stream_subjects(plan, config.inference)
     table = consolidate_curves(plan)
     seconds = time.perf_counter() - started
     statuses = table.column("status").to_pylist()
     processed = len(plan.pending)
+    images = streamed.images if streamed else 0
+    steady_window = streamed.last_rows_at - streamed.first_rows_at if streamed else 0.0
     return InferenceSummary(
         subjects_total=len(statuses),
         subjects_ok=statuses.count(STATUS_OK),
@@ -116,6 +135,8 @@ def infer_cohort(
         images_per_s=images / seconds,
         curves_path=plan.out / CURVES_FILE,
         subjects_resumed=len(plan.subject_ids) - processed,
+        seconds_to_first_rows=streamed.first_rows_at - started if streamed else math.nan,
+        steady_subjects_per_s=streamed.subjects_after_first / steady_window if steady_window > 0 else math.nan,
     )
 
 
@@ -179,8 +200,8 @@ def subject_items(cohort: Path, task_name: str, split: str, subject_ids: list[st
     return items
 
 
-def stream_subjects(plan: InferencePlan, settings: InferenceConfig, segmenter_class: type | None = None) -> int:
-    """Run the pending subjects through the Ray Data pipeline into part files; returns images segmented.
+def stream_subjects(plan: InferencePlan, settings: InferenceConfig, segmenter_class: type | None = None) -> StreamTimes:
+    """Run the pending subjects through the Ray Data pipeline into part files.
 
     `segmenter_class` replaces `SubjectSegmenter` (a subclass, e.g. one that injects a fault).
     """
@@ -232,11 +253,17 @@ def stream_subjects(plan: InferencePlan, settings: InferenceConfig, segmenter_cl
     )
     # The driver writes the part files: rows are small, it sees each exactly once (a retried task
     # never writes twice), and a group is on disk as soon as it is complete.
-    images = 0
+    images, arrivals = 0, []
     for block in dataset.iter_batches(batch_size=settings.subjects_per_part, batch_format="pyarrow"):
+        arrivals.append((time.perf_counter(), block.num_rows))
         write_part(block.select(CURVES_SCHEMA.names), plan.parts_dir)
         images += sum(block.column("n_images").to_pylist())
-    return images
+    return StreamTimes(
+        images=images,
+        first_rows_at=arrivals[0][0],
+        last_rows_at=arrivals[-1][0],
+        subjects_after_first=sum(rows for _, rows in arrivals[1:]),
+    )
 
 
 def write_part(rows: pa.Table, parts_dir: Path) -> Path:

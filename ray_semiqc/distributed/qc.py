@@ -4,15 +4,16 @@
     semiqc qc train --set RUN/qc/sax/seed0 --out RUN/qc/sax/seed0 --preset demo
     semiqc qc score --curves RUN/inference/sax/seed0/curves.parquet --model RUN/qc/sax/seed0/model.pt --out R
 
-Building the set is one Ray task per qc_train subject (segment with its model, maybe inject
-a failure, review against truth); training is a TorchTrainer whose workers run the pure
-`QCClassifier.fit`; the driver then calibrates the operating threshold on held-out
-qc_train subjects.
+Building the set is one Ray task per qc_train subject (segment it with every model, maybe
+inject a failure, review against truth); training is a TorchTrainer whose workers run the pure
+`QCClassifier.fit`; the driver then chooses the operating threshold on calibration
+subjects and reports it on test subjects (both qc_train, neither seen in training).
 """
 from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -30,7 +31,7 @@ from ray_semiqc.cohort.manifest import SubjectRecord, read_manifest
 from ray_semiqc.config import Config
 from ray_semiqc.distributed.session import ensure_ray
 from ray_semiqc.models.checkpoint import load_checkpoint
-from ray_semiqc.qc.cases import QC_SET_SCHEMA, SET_FILE, SUMMARY_FILE, make_qc_case, summarise_qc_set
+from ray_semiqc.qc.cases import QC_SET_SCHEMA, SET_FILE, SUMMARY_FILE, make_qc_cases, summarise_qc_set
 from ray_semiqc.qc.classifier import QCClassifier
 from ray_semiqc.qc.curves_table import STATUS_OK, read_curves_table, row_curves
 from ray_semiqc.qc.ranking import rank_cases
@@ -43,15 +44,18 @@ STORAGE_DIR = "ray_train"
 
 
 @ray.remote(num_cpus=1)
-def _qc_case_task(cohort: str, record: SubjectRecord, task_name: str, model_path: str, config_json: str, seed: int, index: int) -> dict:
+def _qc_cases_task(
+    cohort: str, record: SubjectRecord, task_name: str, model_paths: list[str], config_json: str, seed: int, index: int
+) -> list[dict]:
     config = Config.from_json(config_json)
-    model, meta = load_checkpoint(model_path, expect_task=task_name)
-    rng = np.random.default_rng([seed, index])  # one stream per case: the set does not depend on scheduling
-    return make_qc_case(Path(cohort), record, get_task(task_name), model, meta, config.qc, rng)
+    models = [load_checkpoint(path, expect_task=task_name) for path in model_paths]
+    rng = np.random.default_rng([seed, index])  # one stream per subject: the set does not depend on scheduling
+    return make_qc_cases(Path(cohort), record, get_task(task_name), models, config.qc, rng)
 
 
 def build_qc_set(cohort: Path, task_name: str, model_paths: Sequence[Path], out: Path, config: Config, seed: int) -> Path:
-    """Segment every qc_train subject (subject i with model i mod M), inject, review → OUT/set.parquet.
+    """Segment every qc_train subject with every model, inject, review → OUT/set.parquet (one Ray
+    task per subject: its image and truth are read once for all models).
 
     Returns OUT; OUT/set_summary.json records the class balance, by failure and by model.
     """
@@ -64,11 +68,11 @@ def build_qc_set(cohort: Path, task_name: str, model_paths: Sequence[Path], out:
         raise ValueError(f"{cohort}: the cohort has no qc_train subjects")
     ensure_ray()
     config_json = config.to_json()
+    paths = [str(path) for path in model_paths]
     futures = [
-        _qc_case_task.remote(str(cohort), record, task_name, str(model_paths[index % len(model_paths)]), config_json, seed, index)
-        for index, record in enumerate(records)
+        _qc_cases_task.remote(str(cohort), record, task_name, paths, config_json, seed, index) for index, record in enumerate(records)
     ]
-    rows = ray.get(futures)
+    rows = [case for cases in ray.get(futures) for case in cases]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     partial = out / f".{SET_FILE}.partial"
@@ -84,20 +88,36 @@ def _usable_cases(set_dir: Path) -> list[dict]:
     return [r for r in rows if r["status"] == STATUS_OK and r["qc_error"] is None]
 
 
-def split_holdout(cases: list[dict], holdout_fraction: float, seed: int) -> tuple[list[str], list[str]]:
-    """(training, held-out) subject ids, stratified by whether a subject has an erroneous case."""
-    erroneous_by_subject: dict[str, bool] = {}
+@dataclass(frozen=True)
+class QCSplit:
+    train: list[str]  # subjects whose cases fit the network
+    calibration: list[str]  # ... choose the operating threshold
+    test: list[str]  # ... give the reported sensitivity, specificity and AUC
+
+
+def split_subjects(cases: list[dict], calibration_fraction: float, test_fraction: float, seed: int) -> QCSplit:
+    """Subjects into training, calibration and test, stratified by whether most of a subject's cases are erroneous.
+
+    By subject, not by case: one subject's cases (one per model) stay together, so no test
+    subject's heart was seen in training or in choosing the threshold.
+    """
+    verdicts: dict[str, list[bool]] = {}
     for case in cases:
-        erroneous_by_subject[case["subject_id"]] = erroneous_by_subject.get(case["subject_id"], False) or case["erroneous"]
-    subjects = sorted(erroneous_by_subject)
-    labels = [erroneous_by_subject[s] for s in subjects]
-    if min(sum(labels), len(labels) - sum(labels)) < 2:
+        verdicts.setdefault(case["subject_id"], []).append(bool(case["erroneous"]))
+    subjects = sorted(verdicts)
+    mostly_erroneous = {s: 2 * sum(verdicts[s]) >= len(verdicts[s]) for s in subjects}
+    labels = [mostly_erroneous[s] for s in subjects]
+    if min(sum(labels), len(labels) - sum(labels)) < 3:
         raise ValueError(
-            f"QC set has {sum(labels)} erroneous and {len(labels) - sum(labels)} good subjects; "
-            "training and holding out need at least 2 of each"
+            f"QC set has {sum(labels)} subjects with mostly erroneous cases and {len(labels) - sum(labels)} with mostly good "
+            "ones; training, calibration and test need at least 3 of each"
         )
-    train, held_out = train_test_split(subjects, test_size=holdout_fraction, stratify=labels, random_state=seed)
-    return sorted(train), sorted(held_out)
+    rest, test = train_test_split(subjects, test_size=test_fraction, stratify=labels, random_state=seed)
+    rest_labels = [mostly_erroneous[s] for s in rest]
+    train, calibration = train_test_split(
+        rest, test_size=calibration_fraction / (1 - test_fraction), stratify=rest_labels, random_state=seed
+    )
+    return QCSplit(train=sorted(train), calibration=sorted(calibration), test=sorted(test))
 
 
 def qc_train_loop(loop_config: dict) -> None:
@@ -138,27 +158,35 @@ def make_qc_trainer(set_dir: Path, out: Path, config: Config, seed: int, workers
 
 
 def train_qc_on_ray(set_dir: Path, out: Path, config: Config, seed: int, workers: int) -> Path:
-    """Train on qc_train subjects, choose the threshold on the held-out ones → OUT/model.pt.
+    """Train on some qc_train subjects, choose the threshold on others, judge it on the rest → OUT/model.pt.
 
-    OUT/qc_metrics.json holds the `results/qc.csv` row (`QCClassifier.results_row()`) and the split.
+    OUT/qc_metrics.json holds the `results/qc.csv` row (`QCClassifier.results_row()`, test subjects),
+    the calibration figures and the split.
     """
     cases = _usable_cases(set_dir)
     if not cases:
         raise ValueError(f"{set_dir}: the QC set has no usable cases")
-    train_subjects, held_out_subjects = split_holdout(cases, config.qc.holdout_fraction, seed)
-    result = make_qc_trainer(set_dir, out, config, seed, workers, train_subjects).fit()
+    split = split_subjects(cases, config.qc.calibration_fraction, config.qc.test_fraction, seed)
+    result = make_qc_trainer(set_dir, out, config, seed, workers, split.train).fit()
     with result.checkpoint.as_directory() as folder:
         classifier = QCClassifier.load(Path(folder) / MODEL_FILE, expect_task=cases[0]["task"])
-    held_out = [c for c in cases if c["subject_id"] in set(held_out_subjects)]
-    classifier.calibrate([row_curves(c) for c in held_out], [c["erroneous"] for c in held_out], config.qc.youden_sensitivity_weight)
+
+    def cases_of(subjects: list[str]) -> tuple[list[dict], list[bool]]:
+        chosen = [c for c in cases if c["subject_id"] in set(subjects)]
+        return [row_curves(c) for c in chosen], [c["erroneous"] for c in chosen]
+
+    classifier.calibrate(*cases_of(split.calibration), config.qc.youden_sensitivity_weight)
+    classifier.assess(*cases_of(split.test))
     out = Path(out)
     model_path = classifier.save(out / MODEL_FILE)
+    calibration = classifier.operating_point_
     report = {
         **classifier.results_row(),
         "version": classifier.version_,
         "n_train": classifier.n_train_,
         "n_train_erroneous": classifier.n_train_erroneous_,
-        "held_out_subjects": held_out_subjects,
+        "calibration": {"n": calibration.n, "sensitivity": calibration.sensitivity, "specificity": calibration.specificity, "auc": calibration.auc},
+        "subjects": {"train": split.train, "calibration": split.calibration, "test": split.test},
     }
     (out / METRICS_FILE).write_text(json.dumps(report, indent=2))
     return model_path

@@ -2,7 +2,7 @@
 
 Fig 2 of the seed: per-case Dice change of semiQCSeg vs half-data training; Fig 3: one
 subject's segmentation across scenarios with ground-truth contours; one subject's cycle
-curves per scenario against the manual curves; the QC classifier's held-out ROC.
+curves per scenario against the manual curves.
 """
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ matplotlib.use("Agg")  # files only, no display: runs on headless workers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from sklearn.metrics import roc_curve  # noqa: E402
 
 from ray_semiqc.evaluate.seed_tables import SCENARIO_TITLES  # noqa: E402
 from ray_semiqc.evaluate.tables import cohort_group  # noqa: E402
@@ -92,22 +91,3 @@ def plot_cycle_curves(
     return _save(figure, path)
 
 
-def plot_qc_roc(
-    erroneous: np.ndarray, p_erroneous: np.ndarray, threshold: float, task: str, title_suffix: str, path: Path
-) -> Path:
-    """ROC of the QC classifier on held-out cases (positive = erroneous), its operating point marked."""
-    erroneous = np.asarray(erroneous, dtype=bool)
-    p_erroneous = np.asarray(p_erroneous, dtype=np.float64)
-    false_positive_rate, true_positive_rate, _ = roc_curve(erroneous, p_erroneous)
-    called = p_erroneous >= threshold
-    sensitivity = called[erroneous].mean()
-    specificity = (~called[~erroneous]).mean()
-    figure, axis = plt.subplots(figsize=(4, 4))
-    axis.plot(false_positive_rate, true_positive_rate, color="tab:blue")
-    axis.plot([0, 1], [0, 1], color="grey", linewidth=0.6, linestyle="--")
-    axis.scatter([1 - specificity], [sensitivity], color="tab:red", zorder=3, label=f"threshold {threshold:.2f}")
-    axis.set_xlabel("1 − specificity")
-    axis.set_ylabel("sensitivity (erroneous cases caught)")
-    axis.set_title(f"QC ROC, {task} {title_suffix} (n={len(erroneous)})", fontsize=9)
-    axis.legend(fontsize=8, loc="lower right")
-    return _save(figure, path)

@@ -29,7 +29,7 @@ figcaption { font-size: 0.85em; max-width: 40em; }
 @dataclass
 class ReportContent:
     preset: str
-    tables: dict[str, pd.DataFrame]  # table1, table2, table3, qc, dice_by_group, selection_by_group
+    tables: dict[str, pd.DataFrame]  # table1, table2, table3, qc, dice_by_group, selection_by_group[, selection_quality]
     figures: list[tuple[Path, str]]  # (PNG path, caption)
     significance_levels: tuple[float, ...]
     timings_s: dict[str, float] = field(default_factory=dict)  # stage → wall seconds
@@ -105,7 +105,19 @@ def write_report(path: Path, content: ReportContent) -> Path:
             _table_html(tables["selection_by_group"]),
             "semiqcseg: the K best-in-class by QC probability; ssl_noqc and ssl_crf: the same K random subjects.",
         ),
-        _section("QC classifier (held-out cases, weighted-Youden operating point)", _table_html(tables["qc"], 3)),
+        _section("QC classifier (test qc_train subjects, at the weighted-Youden threshold chosen on calibration subjects)", _table_html(tables["qc"], 3)),
+        *(
+            [
+                _section(
+                    "Does the QC ranking pick truly good segmentations? (true Dice % of the pool's pseudo-labels)",
+                    _table_html(tables["selection_quality"]),
+                    "Against the phantom's hidden full-cycle truth, read only here, after selection and training. "
+                    "healthy: how many of the chosen subjects are healthy.",
+                )
+            ]
+            if "selection_quality" in tables
+            else []
+        ),
         _section("Figures", "".join(_figure_html(p, c) for p, c in content.figures)),
     ]
     if content.timings_s:

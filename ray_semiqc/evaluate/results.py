@@ -13,7 +13,7 @@ import pandas as pd
 
 from ray_semiqc.config import Config
 from ray_semiqc.evaluate.cases import SubjectFigureData
-from ray_semiqc.evaluate.figures import plot_cycle_curves, plot_dice_change, plot_qc_roc, plot_segmentation_panel
+from ray_semiqc.evaluate.figures import plot_cycle_curves, plot_dice_change, plot_segmentation_panel
 from ray_semiqc.evaluate.report import ReportContent, write_report
 from ray_semiqc.evaluate.selection import SELECTION_COLUMNS
 from ray_semiqc.evaluate.tables import (
@@ -26,6 +26,7 @@ from ray_semiqc.evaluate.tables import (
 )
 from ray_semiqc.models.checkpoint import load_checkpoint
 from ray_semiqc.qc.classifier import QCClassifier
+from ray_semiqc.qc.figures import plot_qc_roc
 from ray_semiqc.tasks import get_task
 
 CASES_FILE = "cases.parquet"
@@ -137,11 +138,8 @@ def _figures(out_dir: Path, per_case: pd.DataFrame, evaluated: list[EvaluatedMod
     for qc_model in qc_models:
         classifier = QCClassifier.load(qc_model)
         seed_name = Path(qc_model).parent.name
-        path = plot_qc_roc(
-            classifier.holdout_erroneous_, classifier.holdout_p_erroneous_, classifier.operating_point_.threshold,
-            classifier.task, seed_name, figures_dir / f"qc_roc_{classifier.task}_{seed_name}.png",
-        )
-        figures.append((path, f"QC ROC ({classifier.task}, {seed_name}) on held-out qc_train cases, with the weighted-Youden operating point."))
+        path = plot_qc_roc(classifier, figures_dir / f"qc_roc_{classifier.task}_{seed_name}.png")
+        figures.append((path, f"QC ROC ({classifier.task}, {seed_name}) on test qc_train subjects, at the threshold chosen on calibration subjects."))
     return figures
 
 
@@ -154,8 +152,12 @@ def write_results(
     selection_files: list[Path],
     timings_s: dict[str, float],
     notes: list[str],
+    selection_quality: pd.DataFrame | None = None,
 ) -> Path:
-    """Write every table, figure and the report into OUT (the run itself, or an evaluation folder)."""
+    """Write every table, figure and the report into OUT (the run itself, or an evaluation folder).
+
+    `selection_quality` (the true Dice of the pseudo-labels each scenario took) exists only where
+    the run's own pool has hidden truth; an evaluation on another cohort has none."""
     results_dir = Path(out_dir) / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     scenarios = tuple(config.experiment.scenarios)
@@ -177,8 +179,11 @@ def write_results(
         "dice_by_group": dice_by_cohort_group(per_case, scenarios),
         "selection_by_group": selection_by_cohort_group(selection),
     }
-    for name in ("table1", "table2", "table3", "qc"):
-        tables[name].to_csv(results_dir / f"{name}.csv", index=False)
+    if selection_quality is not None:
+        tables["selection_quality"] = selection_quality
+    for name in ("table1", "table2", "table3", "qc", "selection_quality"):
+        if name in tables:
+            tables[name].to_csv(results_dir / f"{name}.csv", index=False)
     content = ReportContent(
         preset=config.preset,
         tables=tables,

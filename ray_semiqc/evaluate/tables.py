@@ -84,7 +84,7 @@ def table3(per_case: pd.DataFrame, scenarios: tuple[str, ...], task: str = "sax"
 
 
 def qc_table(qc_rows: list[dict]) -> pd.DataFrame:
-    """One row per task (and seed, in order) with the QC classifier's held-out operating point."""
+    """One row per task (and seed, in order) with the QC classifier's operating point on its test subjects."""
     return pd.DataFrame(qc_rows).loc[:, list(QC_COLUMNS)] if qc_rows else pd.DataFrame(columns=list(QC_COLUMNS))
 
 

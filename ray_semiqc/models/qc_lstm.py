@@ -11,6 +11,9 @@ class QCLSTM(nn.Module):
     The top LSTM layer's outputs are averaged over the cycle before the head: reading only
     the last step left training stuck on a constant for some seeds (an error early in the
     cycle must survive every later step), the average gives each step a direct gradient.
+    The cycle is periodic, so the LSTM reads it twice and the average is taken over the second
+    pass: every step's output has then seen the whole cycle, and a mask lost in the last frame
+    counts as much as one lost in the first (in a single pass it shaped one output of T).
     The sigmoid is applied by the caller (`torch.sigmoid` at prediction, BCE-with-logits in
     training), the numerically stable form of the same network.
     """
@@ -23,5 +26,6 @@ class QCLSTM(nn.Module):
 
     def forward(self, curves: torch.Tensor) -> torch.Tensor:
         per_step = torch.relu(self.dense(curves))
-        sequence, _ = self.lstm(per_step)
-        return self.head(sequence.mean(dim=1)).squeeze(-1)
+        steps = per_step.shape[1]
+        sequence, _ = self.lstm(torch.cat([per_step, per_step], dim=1))
+        return self.head(sequence[:, steps:].mean(dim=1)).squeeze(-1)

@@ -1,14 +1,16 @@
 """QC training cases: a qc_train subject segmented by one model, maybe broken on purpose, then reviewed.
 
 This is the honest stand-in for the seed's 1,000 clinician-reviewed cases: real model
-outputs (early and late checkpoints of half-data models) on subjects never used to train
-or test the segmenters, a fraction with an injected realistic failure, each judged by the
-simulated reviewer against the hidden truth. A case is one row of the QC set: the
-curves-table columns plus the review.
+outputs (an intermediate checkpoint of the half-data model, the final half-data model and
+the full-data model) on subjects never used to train or test the segmenters, a fraction
+with an injected realistic failure, each judged by the simulated reviewer against the
+hidden truth. Every subject is segmented by every model, so one subject gives several
+cases. A case is one row of the QC set: the curves-table columns plus the review.
 """
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -51,41 +53,47 @@ def model_label(meta: CheckpointMeta) -> str:
     return f"{meta.network}/{meta.task}/{meta.preset}/seed{meta.seed}/step{meta.step}"
 
 
-def make_qc_case(
+def make_qc_cases(
     cohort: Path,
     record: SubjectRecord,
     task: Task,
-    model: nn.Module,
-    meta: CheckpointMeta,
+    models: Sequence[tuple[nn.Module, CheckpointMeta]],
     qc: QCConfig,
     rng: np.random.Generator,
     device: str | torch.device = "cpu",
-) -> dict:
-    """One reviewed case (a row of QC_SET_SCHEMA); bad input is a row with status 'error'."""
-    review = {name: None for name in ("failure", "erroneous", "clinically_erroneous", "review", "min_frame_dice", "mean_dice")}
+) -> list[dict]:
+    """The reviewed cases of one subject, one per model (rows of QC_SET_SCHEMA); bad input is a
+    row with status 'error' per model, so every (subject, model) pair is accounted for."""
     try:
         subject = load_subject(cohort, record, task, with_label=False)
         truth = load_truth(cohort, record, task, subject.image.shape)
     except CohortError as err:
-        return {**curves_row(record.subject_id, task, model_label(meta), error=str(err)), **review}
-    predicted = segment_subject(model, subject.image, task, meta.crop_size, device, meta.seg_config["predict_batch_size"])
-    if rng.random() < qc.failure_injection_fraction:
-        try:
-            predicted, review["failure"] = inject_failure(task, predicted, rng, qc.failure_max_px)
-        except ValueError as err:  # e.g. no LV to take a basal slice from: the output stays as the model made it
-            review["failure"] = f"not injected: {err}"
-    verdict = review_case(task, predicted, truth, subject.spacing_mm, record.ed_frame, qc, rng)
-    curves = task_curves(task, predicted, subject.spacing_mm)
-    metrics = task_metrics(task, curves, record.ed_frame, record.central_pulse_pressure_mmhg)
-    row = curves_row(record.subject_id, task, model_label(meta), curves, metrics, qc_error=_unscorable(task, curves, qc))
-    review.update(
-        erroneous=verdict.erroneous,
-        clinically_erroneous=verdict.clinically_erroneous,
-        review="; ".join(verdict.reasons) or None,
-        min_frame_dice=verdict.min_frame_dice,
-        mean_dice=verdict.mean_dice,
-    )
-    return {**row, **review}
+        return [{**curves_row(record.subject_id, task, model_label(meta), error=str(err)), **_NO_REVIEW} for _, meta in models]
+    cases = []
+    for model, meta in models:
+        predicted = segment_subject(model, subject.image, task, meta.crop_size, device, meta.seg_config["predict_batch_size"])
+        review = dict(_NO_REVIEW)
+        if rng.random() < qc.failure_injection_fraction:
+            try:
+                predicted, review["failure"] = inject_failure(task, predicted, rng, qc.failure_max_px)
+            except ValueError as err:  # e.g. no LV to take a basal slice from: the output stays as the model made it
+                review["failure"] = f"not injected: {err}"
+        verdict = review_case(task, predicted, truth, subject.spacing_mm, record.ed_frame, qc, rng)
+        curves = task_curves(task, predicted, subject.spacing_mm)
+        metrics = task_metrics(task, curves, record.ed_frame, record.central_pulse_pressure_mmhg)
+        row = curves_row(record.subject_id, task, model_label(meta), curves, metrics, qc_error=_unscorable(task, curves, qc))
+        review.update(
+            erroneous=verdict.erroneous,
+            clinically_erroneous=verdict.clinically_erroneous,
+            review="; ".join(verdict.reasons) or None,
+            min_frame_dice=verdict.min_frame_dice,
+            mean_dice=verdict.mean_dice,
+        )
+        cases.append({**row, **review})
+    return cases
+
+
+_NO_REVIEW = {name: None for name in ("failure", "erroneous", "clinically_erroneous", "review", "min_frame_dice", "mean_dice")}
 
 
 def _unscorable(task: Task, curves: dict[str, np.ndarray], qc: QCConfig) -> str | None:

@@ -2,8 +2,9 @@
 
 `__init__` stores parameters; `fit` learns (state ends in `_`) and returns self;
 `predict_proba(curves)[:, 1]` is P(erroneous); `calibrate` fixes the operating threshold on
-held-out cases; `save`/`load` write one self-describing file that names its task, so a
-model of the other task is refused.
+calibration cases; `assess` judges that threshold on test cases neither step saw (what
+`results_row` reports); `save`/`load` write one self-describing file that names its task,
+so a model of the other task is refused.
 """
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ from torch import nn
 from ray_semiqc.config import QCConfig
 from ray_semiqc.models.qc_lstm import QCLSTM
 from ray_semiqc.qc.features import stack_features
-from ray_semiqc.qc.threshold import OperatingPoint, choose_operating_point
+from ray_semiqc.qc.threshold import OperatingPoint, choose_operating_point, operating_point_at
 from ray_semiqc.tasks import get_task
 
 MODEL_KIND = "qc_lstm"
+_FEATURE_SD_FLOOR = 0.1  # features are O(1): curve / its peak, and log(peak / reference)
 _PARAMETERS = (
     "task",
     "resample_length",
@@ -129,6 +131,14 @@ class QCClassifier:
         """Learn from cases and the reviewer's labels; `prepare_network` wraps the network for
         training (Ray Train's `prepare_model`: device placement, DDP)."""
         features = self.features(curves)
+        # Per-channel standardisation (statistics of the training cases, kept with the model): the
+        # size channels sit at constant offsets far from the [0, 1] shape channels, which left the
+        # LSTM's training unstable from seed to seed. The SD floor keeps a channel that hardly varies
+        # in training (a constant myocardial volume) from turning one lost frame into an input
+        # hundreds of SDs out, which saturates the LSTM.
+        self.feature_mean_ = features.mean(axis=(0, 1))
+        self.feature_std_ = np.maximum(features.std(axis=(0, 1)), _FEATURE_SD_FLOOR)
+        features = self._standardised(features)
         labels = np.asarray(erroneous, dtype=bool)
         if labels.shape != (len(features),):
             raise ValueError(f"{len(features)} cases but {labels.shape} labels")
@@ -150,35 +160,43 @@ class QCClassifier:
         self.n_train_ = len(labels)
         self.n_train_erroneous_ = n_erroneous
         self.operating_point_ = None
+        self.test_point_ = None
         return self
 
     def predict_proba(self, curves: Sequence[dict[str, np.ndarray]]) -> np.ndarray:
         """`N × 2`: column 0 P(good), column 1 P(erroneous)."""
         self._check_fitted()
-        features = torch.as_tensor(self.features(curves), device=self.device)
+        features = torch.as_tensor(self._standardised(self.features(curves)), device=self.device)
         self.network_.eval()
         with torch.no_grad():
             p_erroneous = torch.sigmoid(self.network_(features)).double().cpu().numpy()
         return np.stack([1.0 - p_erroneous, p_erroneous], axis=1)
 
     def calibrate(self, curves, erroneous, sensitivity_weight: float) -> "QCClassifier":
-        """Choose the operating threshold by weighted Youden on held-out cases (kept for the ROC figure)."""
-        self.holdout_erroneous_ = np.asarray(erroneous, dtype=bool)
-        self.holdout_p_erroneous_ = self.predict_proba(curves)[:, 1]
-        self.operating_point_ = choose_operating_point(self.holdout_erroneous_, self.holdout_p_erroneous_, sensitivity_weight)
+        """Choose the operating threshold by weighted Youden on calibration cases (not the training ones)."""
+        self.operating_point_ = choose_operating_point(erroneous, self.predict_proba(curves)[:, 1], sensitivity_weight)
+        self.test_point_ = None
+        return self
+
+    def assess(self, curves, erroneous) -> "QCClassifier":
+        """Sensitivity, specificity and AUC at the calibrated threshold on test cases (kept for the ROC figure)."""
+        self._check_calibrated()
+        self.test_erroneous_ = np.asarray(erroneous, dtype=bool)
+        self.test_p_erroneous_ = self.predict_proba(curves)[:, 1]
+        point = self.operating_point_
+        self.test_point_ = operating_point_at(self.test_erroneous_, self.test_p_erroneous_, point.threshold, point.sensitivity_weight)
         return self
 
     def predict(self, curves) -> np.ndarray:
         """True where a case is called erroneous at the calibrated threshold."""
-        if getattr(self, "operating_point_", None) is None:
-            raise ValueError("QC classifier has no operating threshold; call calibrate() on held-out cases first")
+        self._check_calibrated()
         return self.predict_proba(curves)[:, 1] >= self.operating_point_.threshold
 
     def results_row(self) -> dict:
-        """The `results/qc.csv` row: task, sensitivity, specificity, AUC, threshold, n (held-out cases)."""
-        if getattr(self, "operating_point_", None) is None:
-            raise ValueError("QC classifier is not calibrated; it has no held-out sensitivity/specificity")
-        point = self.operating_point_
+        """The `results/qc.csv` row: task, sensitivity, specificity, AUC, threshold, n (test cases)."""
+        if getattr(self, "test_point_", None) is None:
+            raise ValueError("QC classifier is not assessed; call calibrate() and then assess() on test cases")
+        point = self.test_point_
         return {
             "task": self.task,
             "sensitivity": point.sensitivity,
@@ -203,16 +221,20 @@ class QCClassifier:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         point = getattr(self, "operating_point_", None)
+        tested = getattr(self, "test_point_", None)
         state = {
             "kind": MODEL_KIND,
             "parameters": {name: getattr(self, name) for name in _PARAMETERS},
             "network": {k: v.detach().cpu() for k, v in self.network_.state_dict().items()},
+            "feature_mean": self.feature_mean_.tolist(),
+            "feature_std": self.feature_std_.tolist(),
             "training_loss": list(self.training_loss_),
             "n_train": self.n_train_,
             "n_train_erroneous": self.n_train_erroneous_,
             "operating_point": point.as_dict() if point else None,
-            "holdout_erroneous": self.holdout_erroneous_.tolist() if point else None,
-            "holdout_p_erroneous": self.holdout_p_erroneous_.tolist() if point else None,
+            "test_point": tested.as_dict() if tested else None,
+            "test_erroneous": self.test_erroneous_.tolist() if tested else None,
+            "test_p_erroneous": self.test_p_erroneous_.tolist() if tested else None,
         }
         partial = path.with_name(f".{path.name}.partial")
         torch.save(state, partial)
@@ -237,15 +259,25 @@ class QCClassifier:
         classifier = cls(**state["parameters"], device=device)
         classifier.network_ = classifier.build_network().to(device)
         classifier.network_.load_state_dict(state["network"])
+        classifier.feature_mean_ = np.asarray(state["feature_mean"], dtype=np.float32)
+        classifier.feature_std_ = np.asarray(state["feature_std"], dtype=np.float32)
         classifier.training_loss_ = list(state["training_loss"])
         classifier.n_train_ = state["n_train"]
         classifier.n_train_erroneous_ = state["n_train_erroneous"]
-        point = state["operating_point"]
+        point, tested = state["operating_point"], state["test_point"]
         classifier.operating_point_ = OperatingPoint(**point) if point else None
-        if point:
-            classifier.holdout_erroneous_ = np.asarray(state["holdout_erroneous"], dtype=bool)
-            classifier.holdout_p_erroneous_ = np.asarray(state["holdout_p_erroneous"], dtype=np.float64)
+        classifier.test_point_ = OperatingPoint(**tested) if tested else None
+        if tested:
+            classifier.test_erroneous_ = np.asarray(state["test_erroneous"], dtype=bool)
+            classifier.test_p_erroneous_ = np.asarray(state["test_p_erroneous"], dtype=np.float64)
         return classifier
+
+    def _standardised(self, features: np.ndarray) -> np.ndarray:
+        return ((features - self.feature_mean_) / self.feature_std_).astype(np.float32)
+
+    def _check_calibrated(self) -> None:
+        if getattr(self, "operating_point_", None) is None:
+            raise ValueError("QC classifier has no operating threshold; call calibrate() on calibration cases first")
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "network_"):

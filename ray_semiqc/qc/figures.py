@@ -61,11 +61,11 @@ def _verdict(qc_probability_good: float | None, threshold_p_erroneous: float | N
 
 
 def plot_qc_roc(classifier: QCClassifier, path: Path) -> Path:
-    """ROC of a calibrated classifier on its held-out cases, with the weighted-Youden operating point."""
-    point = classifier.operating_point_
+    """ROC of an assessed classifier on its test cases, with the threshold chosen on calibration cases."""
+    point = getattr(classifier, "test_point_", None)
     if point is None:
-        raise ValueError("the QC classifier is not calibrated: it has no held-out ROC to draw")
-    false_positive_rate, true_positive_rate, _ = roc_curve(classifier.holdout_erroneous_, classifier.holdout_p_erroneous_)
+        raise ValueError("the QC classifier is not assessed: it has no test ROC to draw")
+    false_positive_rate, true_positive_rate, _ = roc_curve(classifier.test_erroneous_, classifier.test_p_erroneous_)
     figure = Figure(figsize=(4.2, 4.0))
     axis = figure.subplots()
     axis.plot(false_positive_rate, true_positive_rate, color="tab:blue", label=f"AUC = {point.auc:.3f}")
@@ -80,8 +80,8 @@ def plot_qc_roc(classifier: QCClassifier, path: Path) -> Path:
     axis.set_xlabel("1 − specificity (good cases flagged)")
     axis.set_ylabel("sensitivity (erroneous cases caught)")
     axis.set_title(
-        f"{classifier.task.upper()} QC, held-out n = {point.n} ({point.n_erroneous} erroneous)\n"
-        f"weighted Youden, w = {point.sensitivity_weight:g}",
+        f"{classifier.task.upper()} QC, test n = {point.n} ({point.n_erroneous} erroneous)\n"
+        f"threshold by weighted Youden (w = {point.sensitivity_weight:g}) on calibration cases",
         fontsize=10,
     )
     axis.set_xlim(0, 1)

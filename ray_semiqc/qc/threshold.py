@@ -1,7 +1,10 @@
 """The QC operating point: scikit-learn's ROC, then the threshold maximising a weighted Youden index.
 
 J_w = 2[w·Se + (1−w)·Sp] − 1 with w > 0.5 favours sensitivity — catching erroneous
-segmentations matters more than passing good ones (the seed's choice).
+segmentations matters more than passing good ones (the seed's choice). The threshold is
+chosen on calibration cases (`choose_operating_point`) and then judged, unchanged, on test
+cases the choice never saw (`operating_point_at`): a threshold chosen and scored on the same
+cases reports the sensitivity it was chosen to have.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ class OperatingPoint:
     sensitivity: float  # of erroneous cases, the fraction caught
     specificity: float  # of good cases, the fraction passed
     auc: float
-    n: int  # held-out cases it was chosen on
+    n: int  # cases it was chosen on (calibration) or judged on (test)
     n_erroneous: int
     sensitivity_weight: float
 
@@ -31,6 +34,30 @@ def weighted_youden(sensitivity: np.ndarray, specificity: np.ndarray, sensitivit
 
 def choose_operating_point(erroneous: np.ndarray, p_erroneous: np.ndarray, sensitivity_weight: float) -> OperatingPoint:
     """The ROC point of maximal J_w (the highest threshold among ties: fewest good cases lost)."""
+    erroneous, p_erroneous = _checked(erroneous, p_erroneous, sensitivity_weight)
+    false_positive_rate, true_positive_rate, thresholds = roc_curve(erroneous, p_erroneous, drop_intermediate=False)
+    j_w = weighted_youden(true_positive_rate, 1.0 - false_positive_rate, sensitivity_weight)
+    best = int(np.argmax(j_w))  # roc_curve orders thresholds high → low, so argmax takes the highest tie
+    # +inf (roc_curve's first point) would mean "call nothing erroneous"
+    return operating_point_at(erroneous, p_erroneous, float(thresholds[best]), sensitivity_weight)
+
+
+def operating_point_at(erroneous: np.ndarray, p_erroneous: np.ndarray, threshold: float, sensitivity_weight: float) -> OperatingPoint:
+    """Sensitivity, specificity and AUC of cases at a given threshold (P(erroneous) ≥ threshold: erroneous)."""
+    erroneous, p_erroneous = _checked(erroneous, p_erroneous, sensitivity_weight)
+    called = p_erroneous >= threshold
+    return OperatingPoint(
+        threshold=float(threshold),
+        sensitivity=float(called[erroneous].mean()),
+        specificity=float((~called[~erroneous]).mean()),
+        auc=float(roc_auc_score(erroneous, p_erroneous)),
+        n=len(erroneous),
+        n_erroneous=int(erroneous.sum()),
+        sensitivity_weight=float(sensitivity_weight),
+    )
+
+
+def _checked(erroneous, p_erroneous, sensitivity_weight: float) -> tuple[np.ndarray, np.ndarray]:
     erroneous = np.asarray(erroneous, dtype=bool)
     p_erroneous = np.asarray(p_erroneous, dtype=np.float64)
     if erroneous.shape != p_erroneous.shape or erroneous.ndim != 1:
@@ -42,15 +69,4 @@ def choose_operating_point(erroneous: np.ndarray, p_erroneous: np.ndarray, sensi
         )
     if not 0.0 <= sensitivity_weight <= 1.0:
         raise ValueError(f"sensitivity weight must lie in [0, 1], got {sensitivity_weight}")
-    false_positive_rate, true_positive_rate, thresholds = roc_curve(erroneous, p_erroneous, drop_intermediate=False)
-    j_w = weighted_youden(true_positive_rate, 1.0 - false_positive_rate, sensitivity_weight)
-    best = int(np.argmax(j_w))  # roc_curve orders thresholds high → low, so argmax takes the highest tie
-    return OperatingPoint(
-        threshold=float(thresholds[best]),  # +inf (roc_curve's first point) would mean "call nothing erroneous"
-        sensitivity=float(true_positive_rate[best]),
-        specificity=float(1.0 - false_positive_rate[best]),
-        auc=float(roc_auc_score(erroneous, p_erroneous)),
-        n=len(erroneous),
-        n_erroneous=n_erroneous,
-        sensitivity_weight=float(sensitivity_weight),
-    )
+    return erroneous, p_erroneous

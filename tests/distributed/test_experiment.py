@@ -6,7 +6,7 @@ import pytest
 
 from ray_semiqc.distributed.coordinator import STATE_FILE
 from ray_semiqc.distributed.experiment import evaluate_run, run_experiment
-from ray_semiqc.evaluate.selection import SELECTION_COLUMNS
+from ray_semiqc.evaluate.selection import SELECTION_COLUMNS, SELECTION_QUALITY_COLUMNS
 from ray_semiqc.evaluate.tables import QC_COLUMNS, TABLE1_COLUMNS, TABLE2_COLUMNS, TABLE3_COLUMNS
 
 SCENARIOS = ("full", "half", "ssl_noqc", "ssl_crf", "semiqcseg")
@@ -33,6 +33,13 @@ def test_the_grid_trains_every_scenario_and_reports_its_tables(smoke_run, experi
     assert tuple(table1.columns) == TABLE1_COLUMNS and tuple(table2.columns) == TABLE2_COLUMNS
     assert tuple(pd.read_csv(results / "table3.csv").columns) == TABLE3_COLUMNS
     assert tuple(pd.read_csv(results / "qc.csv").columns) == QC_COLUMNS
+    # the phantom hides truth for its pool: how good the chosen pseudo-labels really were is reported
+    quality = pd.read_csv(results / "selection_quality.csv")
+    assert tuple(quality.columns) == SELECTION_QUALITY_COLUMNS
+    assert quality.groupby("task").size().to_dict() == {"aorta": 3, "sax": 3}
+    assert quality["true_dice_mean"].between(0, 100).all()
+    pool = quality[quality["chosen_by"] == "whole segmented pool"]
+    assert (pool["subjects"] == experiment_config.phantom.unlabelled_subjects).all()
     for task in ("aorta", "sax"):
         assert set(table2[table2["task"] == task]["scenario"]) == set(SCENARIOS)
         sizes = table1[table1["task"] == task].set_index("scenario")

@@ -141,9 +141,9 @@ def full_run(ray_session, cohort, model_path, qc_model_path, smoke_config, tmp_p
             return super().__call__(batch)
 
     plan = plan_inference(cohort, "sax", model_path, out, qc_model_path=qc_model_path, write_masks=True)
-    images = stream_subjects(plan, smoke_config.inference, segmenter_class=SegmenterThatDiesOnce)
+    streamed = stream_subjects(plan, smoke_config.inference, segmenter_class=SegmenterThatDiesOnce)
     consolidate_curves(plan)
-    return out, images
+    return out, streamed.images
 
 
 def test_every_subject_ends_in_the_output_exactly_once_with_bad_files_as_error_rows(full_run):
@@ -223,6 +223,9 @@ def test_a_rerun_skips_subjects_already_done_and_never_duplicates_rows(
     assert sorted(ids) == sorted(GOOD + list(BAD)) and len(ids) == len(set(ids))
     assert (rerun.subjects_total, rerun.subjects_ok, rerun.subjects_error, rerun.subjects_resumed) == (12, 6, 6, 4)
     assert rerun.images_per_s > 0 and str(rerun).startswith("12 subjects: 6 ok, 6 error, 4 resumed from an earlier run;")
+    # 8 subjects in parts of 4: the start-up cost and the rate after it are reported apart
+    assert 0 < rerun.seconds_to_first_rows < rerun.seconds and rerun.steady_subjects_per_s > 0
+    assert f"first rows after {rerun.seconds_to_first_rows:.1f} s" in str(rerun)
     assert not (tmp_path / "masks" / "U00").exists()  # resumed subjects were not segmented again
     assert (tmp_path / "masks" / "U03").exists()
     # Once more through `semiqc infer` (what jobs/infer_cohort.py runs): nothing left to do, one summary line.

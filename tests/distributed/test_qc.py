@@ -1,5 +1,6 @@
 """The QC stage on Ray: the reviewed set fans out one task per qc_train subject, the classifier
-trains in-process on Ray Train (num_workers=0) and is calibrated on held-out subjects, and a
+trains in-process on Ray Train (num_workers=0), its threshold is chosen on calibration subjects and
+judged on test subjects, and a
 curves table is ranked."""
 import json
 import shutil
@@ -10,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ray_semiqc.cohort.manifest import read_manifest
-from ray_semiqc.distributed.qc import build_qc_set, score_curves, split_holdout, train_qc_on_ray
+from ray_semiqc.distributed.qc import build_qc_set, score_curves, split_subjects, train_qc_on_ray
 from ray_semiqc.measures import task_metrics
 from ray_semiqc.models.checkpoint import CheckpointMeta, save_checkpoint
 from ray_semiqc.models.registry import build_network, network_arguments
@@ -88,24 +89,32 @@ def toy_qc_set(tmp_path_factory):
     return set_dir
 
 
-def test_holdout_split_is_by_subject_and_stratified(toy_qc_set):
+def test_split_is_by_subject_and_stratified(toy_qc_set):
     cases = pq.read_table(toy_qc_set / SET_FILE).to_pylist()
-    train, held_out = split_holdout(cases, 0.3, seed=0)
-    assert not set(train) & set(held_out) and len(train) + len(held_out) == 60
-    assert len(held_out) == 18 and sum(int(s) % 3 == 0 for s in held_out) == 6
+    cases += [{**case, "model": "second model"} for case in cases]  # two cases per subject stay together
+    split = split_subjects(cases, 0.2, 0.2, seed=0)
+    parts = [set(split.train), set(split.calibration), set(split.test)]
+    assert sum(map(len, parts)) == len(set.union(*parts)) == 60  # each subject in exactly one part
+    assert [len(part) for part in parts] == [36, 12, 12]
+    assert [sum(int(s) % 3 == 0 for s in part) for part in parts] == [12, 4, 4]  # a third erroneous in each
+    with pytest.raises(ValueError, match="2 subjects with mostly erroneous cases and 58 with mostly good ones"):
+        split_subjects([{**c, "erroneous": c["subject_id"] in ("000", "003")} for c in cases], 0.2, 0.2, seed=0)
 
 
-def test_train_qc_on_ray_calibrates_on_held_out_subjects(ray_session, toy_qc_set, smoke_config, tmp_path):
+def test_train_qc_on_ray_chooses_the_threshold_on_calibration_and_reports_test_subjects(
+    ray_session, toy_qc_set, smoke_config, tmp_path
+):
     model_path = train_qc_on_ray(toy_qc_set, tmp_path, smoke_config, seed=0, workers=0)
 
     classifier = QCClassifier.load(model_path, expect_task="aorta")
     metrics = json.loads((tmp_path / "qc_metrics.json").read_text())
-    assert metrics["n"] == 18 and metrics["n_train"] == 42
+    assert (metrics["n_train"], metrics["calibration"]["n"], metrics["n"]) == (36, 12, 12)
     assert metrics == {**metrics, **classifier.results_row()}
-    # a lost frame is plain to see: every erroneous held-out case is caught
+    assert metrics["threshold"] == classifier.operating_point_.threshold
+    # a lost frame is plain to see: every erroneous test case is caught
     assert metrics["sensitivity"] == 1.0 and metrics["auc"] > 0.9
-    held_out = set(metrics["held_out_subjects"])
-    assert held_out.isdisjoint(set(f"{i:03d}" for i in range(60)) - held_out) and len(held_out) == 18
+    subjects = metrics["subjects"]
+    assert set(subjects["test"]).isdisjoint(subjects["train"] + subjects["calibration"])
 
 
 def test_score_curves_writes_a_ranking_with_the_accurate_cases_first(ray_session, toy_qc_set, smoke_config, tmp_path):

@@ -1,6 +1,8 @@
 """Hand-made cardiac-cycle curves for QC tests: smooth cycles, and the same with a lost frame."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -41,10 +43,15 @@ def toy_qc_set():
 
 @pytest.fixture(scope="session")
 def fitted_sax_qc(smoke_config, toy_qc_set):
-    """One smoke-sized SAX QC classifier fitted on the toy set, shared (fitting costs seconds)."""
+    """One smoke-sized SAX QC classifier fitted on the toy set, shared (fitting costs seconds).
+
+    Resampled to the toy's 20 frames (the smoke cohort has 10): downsampling to fewer steps than
+    frames can step over a lost frame, as features.py warns.
+    """
     from ray_semiqc.qc.classifier import QCClassifier
 
-    return QCClassifier.from_config("sax", smoke_config.qc, seed=0).fit(*toy_qc_set(0))
+    qc = dataclasses.replace(smoke_config.qc, resample_length=20)
+    return QCClassifier.from_config("sax", qc, seed=0).fit(*toy_qc_set(0, n=96))
 
 
 @pytest.fixture(scope="session")

@@ -30,16 +30,20 @@ def test_fit_is_deterministic_by_seed_and_leaves_global_rng_alone(smoke_config, 
     assert first.version_ == second.version_
 
 
-def test_save_load_round_trip_keeps_predictions_and_operating_point(fitted_sax_qc, tmp_path, toy_qc_set):
+def test_save_load_round_trip_keeps_predictions_threshold_and_test_figures(fitted_sax_qc, tmp_path, toy_qc_set):
     curves, erroneous = toy_qc_set(3, n=12)
     calibrated = copy.deepcopy(fitted_sax_qc).calibrate(curves, erroneous, sensitivity_weight=0.8)
-    path = calibrated.save(tmp_path / "qc.pt")
+    with pytest.raises(ValueError, match="not assessed"):
+        calibrated.results_row()  # the calibration cases' own sensitivity is not a result
+    assessed = calibrated.assess(*toy_qc_set(6, n=10))
+    path = assessed.save(tmp_path / "qc.pt")
     loaded = QCClassifier.load(path, expect_task="sax")
-    np.testing.assert_allclose(loaded.predict_proba(curves), calibrated.predict_proba(curves), rtol=1e-6)
-    assert loaded.operating_point_ == calibrated.operating_point_
-    assert loaded.version_ == calibrated.version_
+    np.testing.assert_allclose(loaded.predict_proba(curves), assessed.predict_proba(curves), rtol=1e-6)
+    assert loaded.operating_point_ == assessed.operating_point_ and loaded.test_point_ == assessed.test_point_
+    assert loaded.version_ == assessed.version_
     row = loaded.results_row()
-    assert row["task"] == "sax" and row["n"] == 12 and row["sensitivity"] == 1.0
+    assert row["task"] == "sax" and row["n"] == 10 and row["sensitivity"] == 1.0
+    assert row["threshold"] == assessed.operating_point_.threshold  # chosen on calibration, not on the test cases
 
 
 def test_a_model_of_another_task_is_refused(fitted_sax_qc, tmp_path):

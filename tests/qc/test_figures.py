@@ -22,8 +22,8 @@ def test_subject_panel_is_written_with_its_verdict(tmp_path, sax_cycle):
     assert Image.open(path).size[0] > 2 * Image.open(path).size[1]  # three panels side by side
 
 
-def test_roc_needs_a_calibrated_classifier_and_draws_one(tmp_path, fitted_sax_qc, toy_qc_set):
-    with pytest.raises(ValueError, match="not calibrated"):
-        plot_qc_roc(copy.deepcopy(fitted_sax_qc), tmp_path / "roc.png")
+def test_roc_needs_an_assessed_classifier_and_draws_one(tmp_path, fitted_sax_qc, toy_qc_set):
     calibrated = copy.deepcopy(fitted_sax_qc).calibrate(*toy_qc_set(4, n=24), sensitivity_weight=0.8)
-    assert _is_png_with_ink(plot_qc_roc(calibrated, tmp_path / "roc.png"))
+    with pytest.raises(ValueError, match="not assessed"):
+        plot_qc_roc(calibrated, tmp_path / "roc.png")
+    assert _is_png_with_ink(plot_qc_roc(calibrated.assess(*toy_qc_set(5, n=24)), tmp_path / "roc.png"))

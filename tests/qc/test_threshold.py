@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ray_semiqc.qc.threshold import choose_operating_point, weighted_youden
+from ray_semiqc.qc.threshold import choose_operating_point, operating_point_at, weighted_youden
 
 # Hand-made scores: 4 erroneous (1), 6 good (0).
 ERRONEOUS = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0], bool)
@@ -32,3 +32,11 @@ def test_sensitivity_weight_moves_the_point_to_catch_every_error():
 def test_one_class_only_is_refused():
     with pytest.raises(ValueError, match="needs both good and erroneous cases; got 0 erroneous of 3"):
         choose_operating_point(np.zeros(3, bool), np.array([0.1, 0.2, 0.3]), 0.8)
+
+
+def test_a_threshold_chosen_elsewhere_is_judged_unchanged_on_other_cases():
+    # threshold 0.55 on the hand-made scores: catches 0.9, 0.8, 0.6 (Se 3/4); flags good 0.7 (Sp 5/6)
+    point = operating_point_at(ERRONEOUS, P_ERRONEOUS, 0.55, 0.8)
+    assert point.threshold == 0.55
+    assert (point.sensitivity, point.specificity) == pytest.approx((0.75, 5 / 6))
+    assert point.auc == pytest.approx(19 / 24) and (point.n, point.n_erroneous) == (10, 4)
