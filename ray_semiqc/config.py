@@ -230,17 +230,17 @@ PRESETS: dict[str, Config] = {
             validate_every_steps=20,
             predict_batch_size=32,
         ),
-        # 60-step smoke models are rough: snapshots late enough, and a reviewer lenient enough, that the
-        # QC set has both verdicts (with the demo's tolerances every smoke case is erroneous).
+        # 60-step smoke models are rough (the aorta FCN over-segments by 45–190 %, frame Dice ≈ 0.5): the
+        # reviewer is lenient only so that every part of the QC split has both verdicts. Nothing clinical.
         qc=QCConfig(
             resample_length=16,
             dense_units=8,
             lstm_hidden=16,
             epochs=150,
             model_spread_steps=(40,),
-            volume_rel_error=0.4,
+            volume_rel_error=1.5,
             ef_abs_error_points=20.0,
-            min_frame_dice=0.5,
+            min_frame_dice=0.45,
         ),
         # 2 cores: fractional decode/measure CPUs so both fit beside the segmentation actor
         inference=InferenceConfig(predict_batch_size=32, decode_cpus=0.5, measure_cpus=0.25, subjects_per_part=4),

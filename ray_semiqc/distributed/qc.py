@@ -96,28 +96,39 @@ class QCSplit:
 
 
 def split_subjects(cases: list[dict], calibration_fraction: float, test_fraction: float, seed: int) -> QCSplit:
-    """Subjects into training, calibration and test, stratified by whether most of a subject's cases are erroneous.
+    """Subjects into training, calibration and test; each part must hold good and erroneous cases.
 
     By subject, not by case: one subject's cases (one per model) stay together, so no test
-    subject's heart was seen in training or in choosing the threshold.
+    subject's heart was seen in training or in choosing the threshold. Stratified by whether a
+    subject's share of erroneous cases is above the median share, when both sides have at least
+    3 subjects (with three models, most subjects mix good and erroneous cases).
     """
     verdicts: dict[str, list[bool]] = {}
     for case in cases:
         verdicts.setdefault(case["subject_id"], []).append(bool(case["erroneous"]))
     subjects = sorted(verdicts)
-    mostly_erroneous = {s: 2 * sum(verdicts[s]) >= len(verdicts[s]) for s in subjects}
-    labels = [mostly_erroneous[s] for s in subjects]
-    if min(sum(labels), len(labels) - sum(labels)) < 3:
-        raise ValueError(
-            f"QC set has {sum(labels)} subjects with mostly erroneous cases and {len(labels) - sum(labels)} with mostly good "
-            "ones; training, calibration and test need at least 3 of each"
-        )
-    rest, test = train_test_split(subjects, test_size=test_fraction, stratify=labels, random_state=seed)
-    rest_labels = [mostly_erroneous[s] for s in rest]
+    shares = {s: float(np.mean(verdicts[s])) for s in subjects}
+    above = [shares[s] > np.median(list(shares.values())) for s in subjects]
+
+    def strata(chosen: list[str]) -> list[bool] | None:
+        labels = [above[subjects.index(s)] for s in chosen]
+        return labels if min(sum(labels), len(labels) - sum(labels)) >= 3 else None
+
+    rest, test = train_test_split(subjects, test_size=test_fraction, stratify=strata(subjects), random_state=seed)
     train, calibration = train_test_split(
-        rest, test_size=calibration_fraction / (1 - test_fraction), stratify=rest_labels, random_state=seed
+        rest, test_size=calibration_fraction / (1 - test_fraction), stratify=strata(rest), random_state=seed
     )
-    return QCSplit(train=sorted(train), calibration=sorted(calibration), test=sorted(test))
+    split = QCSplit(train=sorted(train), calibration=sorted(calibration), test=sorted(test))
+    for name, part in (("training", split.train), ("calibration", split.calibration), ("test", split.test)):
+        found = {verdict for subject in part for verdict in verdicts[subject]}
+        if found != {True, False}:
+            kind = "erroneous" if True in found else "good"
+            raise ValueError(
+                f"the QC set's {name} subjects ({len(part)} of {len(subjects)}) have only {kind} cases; "
+                f"the set has {sum(map(sum, verdicts.values()))} erroneous cases of {len(cases)}: review more subjects "
+                "or use a spread of models whose outputs are both good and erroneous"
+            )
+    return split
 
 
 def qc_train_loop(loop_config: dict) -> None:

@@ -81,7 +81,7 @@ def plot_qc_roc(classifier: QCClassifier, path: Path) -> Path:
     axis.set_ylabel("sensitivity (erroneous cases caught)")
     axis.set_title(
         f"{classifier.task.upper()} QC, test n = {point.n} ({point.n_erroneous} erroneous)\n"
-        f"threshold by weighted Youden (w = {point.sensitivity_weight:g}) on calibration cases",
+        f"threshold from calibration cases, J_w (w = {point.sensitivity_weight:g})",
         fontsize=10,
     )
     axis.set_xlim(0, 1)

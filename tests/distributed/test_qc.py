@@ -97,7 +97,7 @@ def test_split_is_by_subject_and_stratified(toy_qc_set):
     assert sum(map(len, parts)) == len(set.union(*parts)) == 60  # each subject in exactly one part
     assert [len(part) for part in parts] == [36, 12, 12]
     assert [sum(int(s) % 3 == 0 for s in part) for part in parts] == [12, 4, 4]  # a third erroneous in each
-    with pytest.raises(ValueError, match="2 subjects with mostly erroneous cases and 58 with mostly good ones"):
+    with pytest.raises(ValueError, match=r"subjects \(12 of 60\) have only good cases; the set has 4 erroneous cases of 120"):
         split_subjects([{**c, "erroneous": c["subject_id"] in ("000", "003")} for c in cases], 0.2, 0.2, seed=0)
 
 
