@@ -99,19 +99,18 @@ def split_subjects(cases: list[dict], calibration_fraction: float, test_fraction
     """Subjects into training, calibration and test; each part must hold good and erroneous cases.
 
     By subject, not by case: one subject's cases (one per model) stay together, so no test
-    subject's heart was seen in training or in choosing the threshold. Stratified by whether a
-    subject's share of erroneous cases is above the median share, when both sides have at least
-    3 subjects (with three models, most subjects mix good and erroneous cases).
+    subject's heart was seen in training or in choosing the threshold. Stratified by whether most
+    of a subject's cases are erroneous, when both sides have at least 3 subjects (a rough model
+    can make nearly every subject mostly erroneous; the split is then unstratified).
     """
     verdicts: dict[str, list[bool]] = {}
     for case in cases:
         verdicts.setdefault(case["subject_id"], []).append(bool(case["erroneous"]))
     subjects = sorted(verdicts)
-    shares = {s: float(np.mean(verdicts[s])) for s in subjects}
-    above = [shares[s] > np.median(list(shares.values())) for s in subjects]
+    mostly_erroneous = {s: 2 * sum(verdicts[s]) >= len(verdicts[s]) for s in subjects}
 
     def strata(chosen: list[str]) -> list[bool] | None:
-        labels = [above[subjects.index(s)] for s in chosen]
+        labels = [mostly_erroneous[s] for s in chosen]
         return labels if min(sum(labels), len(labels) - sum(labels)) >= 3 else None
 
     rest, test = train_test_split(subjects, test_size=test_fraction, stratify=strata(subjects), random_state=seed)
