@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import ray
 import torch
 from ray.experimental.tqdm_ray import tqdm
@@ -37,7 +36,7 @@ from ray_semiqc.distributed.session import ensure_ray
 from ray_semiqc.distributed.tune_grid import SegTrial, run_seg_grid
 from ray_semiqc.evaluate.cases import evaluate_model
 from ray_semiqc.evaluate.results import EvaluatedModel, write_results
-from ray_semiqc.evaluate.selection import pool_true_dice, select_augmentation, selection_quality
+from ray_semiqc.evaluate.selection import pool_true_dice, select_augmentation
 from ray_semiqc.models.checkpoint import load_checkpoint
 from ray_semiqc.qc.classifier import QCClassifier
 from ray_semiqc.qc.curves_table import STATUS_OK, read_curves_table
@@ -343,25 +342,21 @@ class _Stages:
         for model in _evaluate_models(self.run_dir, self.cohort, self.config, items, self.run_dir / "evaluation"):
             self._complete(WorkItem("evaluate", model.task, model.scenario, model.seed), {"folder": str(model.folder)})
 
-    def _selection_quality(self, completed: dict[str, dict], selection_files: list[Path]) -> pd.DataFrame | None:
+    def _pool_dice(self, completed: dict[str, dict]) -> dict[tuple[str, int], dict[str, float]]:
         """True Dice of the pool's pseudo-labels (where the cohort hides truth for its pool), after the fact."""
-        if not selection_files:
-            return None
         records = read_manifest(self.cohort).split("unlabelled")
-        pool_dice = {}
-        for item in plan_items(self.config.experiment, "inference"):
-            masks = Path(completed[item.key]["curves"]).parent / "masks"
-            pool_dice[(item.task, item.seed)] = pool_true_dice(self.cohort, records, item.task, masks)
-        return selection_quality(pd.concat([pd.read_parquet(p) for p in selection_files], ignore_index=True), pool_dice)
+        return {
+            (item.task, item.seed): pool_true_dice(self.cohort, records, item.task, Path(completed[item.key]["curves"]).parent / "masks")
+            for item in plan_items(self.config.experiment, "inference")
+        }
 
     def results(self, items: list[WorkItem]) -> None:
         completed = ray.get(self.coordinator.completed.remote())
         evaluated = [EvaluatedModel.load(Path(completed[i.key]["folder"])) for i in plan_items(self.config.experiment, "evaluate")]
-        qc_models, selection_files = _run_artefacts(completed)
         report = write_results(
-            self.run_dir, self.run_dir, self.config, evaluated, qc_models, selection_files,
+            self.run_dir, self.run_dir, self.config, evaluated, *_run_artefacts(completed),
             timings_s=ray.get(self.coordinator.timings_s.remote()), notes=_notes(self.config, self.cohort, "this run's models"),
-            selection_quality=self._selection_quality(completed, selection_files),
+            pool_dice=self._pool_dice(completed),
         )
         self._complete(items[0], {"report": str(report)})
         _log(f"report: {report}")

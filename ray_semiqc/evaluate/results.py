@@ -15,7 +15,7 @@ from ray_semiqc.config import Config
 from ray_semiqc.evaluate.cases import SubjectFigureData
 from ray_semiqc.evaluate.figures import plot_cycle_curves, plot_dice_change, plot_segmentation_panel
 from ray_semiqc.evaluate.report import ReportContent, write_report
-from ray_semiqc.evaluate.selection import SELECTION_COLUMNS
+from ray_semiqc.evaluate.selection import SELECTION_COLUMNS, selection_quality
 from ray_semiqc.evaluate.tables import (
     dice_by_cohort_group,
     qc_table,
@@ -152,12 +152,13 @@ def write_results(
     selection_files: list[Path],
     timings_s: dict[str, float],
     notes: list[str],
-    selection_quality: pd.DataFrame | None = None,
+    pool_dice: dict[tuple[str, int], dict[str, float]] | None = None,
 ) -> Path:
     """Write every table, figure and the report into OUT (the run itself, or an evaluation folder).
 
-    `selection_quality` (the true Dice of the pseudo-labels each scenario took) exists only where
-    the run's own pool has hidden truth; an evaluation on another cohort has none."""
+    `pool_dice` (`selection.pool_true_dice` per task and seed) exists only where the run's own pool
+    has hidden truth; with it, `selection_quality` tells how good each scenario's pseudo-labels were.
+    An evaluation on another cohort has none."""
     results_dir = Path(out_dir) / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     scenarios = tuple(config.experiment.scenarios)
@@ -179,8 +180,8 @@ def write_results(
         "dice_by_group": dice_by_cohort_group(per_case, scenarios),
         "selection_by_group": selection_by_cohort_group(selection),
     }
-    if selection_quality is not None:
-        tables["selection_quality"] = selection_quality
+    if pool_dice is not None:
+        tables["selection_quality"] = selection_quality(selection, pool_dice)
     for name in ("table1", "table2", "table3", "qc", "selection_quality"):
         if name in tables:
             tables[name].to_csv(results_dir / f"{name}.csv", index=False)
