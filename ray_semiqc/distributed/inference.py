@@ -34,7 +34,7 @@ from ray_semiqc.cohort.manifest import read_manifest
 from ray_semiqc.config import Config, InferenceConfig
 from ray_semiqc.distributed.inference_stages import decode_subjects, measure_subjects, object_column
 from ray_semiqc.distributed.session import ensure_ray
-from ray_semiqc.models.checkpoint import load_checkpoint
+from ray_semiqc.models.checkpoint import load_checkpoint, model_version
 from ray_semiqc.qc.classifier import QCClassifier
 from ray_semiqc.qc.curves_table import CURVES_SCHEMA, STATUS_OK, write_curves_table
 from ray_semiqc.seg.predict import predict_slices
@@ -154,7 +154,7 @@ def plan_inference(
     cohort, out, model_path = Path(cohort).resolve(), Path(out), Path(model_path)
     task = get_task(task_name)
     _, meta = load_checkpoint(model_path, expect_task=task.name)
-    model_name = f"{meta.network}/{meta.task}/step{meta.step}/{_file_digest(model_path)}"
+    model_name = model_version(model_path, meta)
     qc_name = None
     if qc_model_path is not None:
         qc_model_path = Path(qc_model_path)
@@ -364,6 +364,3 @@ def _claim_output(out: Path, identity: dict) -> None:
     partial.write_text(json.dumps(identity, indent=2, sort_keys=True))
     os.replace(partial, path)
 
-
-def _file_digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]

@@ -30,8 +30,8 @@ from sklearn.model_selection import train_test_split
 from ray_semiqc.cohort.manifest import SubjectRecord, read_manifest
 from ray_semiqc.config import Config
 from ray_semiqc.distributed.session import ensure_ray
-from ray_semiqc.models.checkpoint import load_checkpoint
-from ray_semiqc.qc.cases import QC_SET_SCHEMA, SET_FILE, SUMMARY_FILE, make_qc_cases, summarise_qc_set
+from ray_semiqc.models.checkpoint import load_checkpoint, model_version
+from ray_semiqc.qc.cases import QC_SET_SCHEMA, SET_FILE, SUMMARY_FILE, case_source, make_qc_cases, summarise_qc_set
 from ray_semiqc.qc.classifier import QCClassifier
 from ray_semiqc.qc.curves_table import STATUS_OK, read_curves_table, row_curves
 from ray_semiqc.qc.ranking import rank_cases
@@ -48,7 +48,10 @@ def _qc_cases_task(
     cohort: str, record: SubjectRecord, task_name: str, model_paths: list[str], config_json: str, seed: int, index: int
 ) -> list[dict]:
     config = Config.from_json(config_json)
-    models = [load_checkpoint(path, expect_task=task_name) for path in model_paths]
+    models = []
+    for path in model_paths:
+        network, meta = load_checkpoint(path, expect_task=task_name)
+        models.append((network, meta, model_version(path, meta)))
     rng = np.random.default_rng([seed, index])  # one stream per subject: the set does not depend on scheduling
     return make_qc_cases(Path(cohort), record, get_task(task_name), models, config.qc, rng)
 
@@ -170,8 +173,9 @@ def make_qc_trainer(set_dir: Path, out: Path, config: Config, seed: int, workers
 def train_qc_on_ray(set_dir: Path, out: Path, config: Config, seed: int, workers: int) -> Path:
     """Train on some qc_train subjects, choose the threshold on others, judge it on the rest → OUT/model.pt.
 
-    OUT/qc_metrics.json holds the `results/qc.csv` row (`QCClassifier.results_row()`, test subjects),
-    the calibration figures and the split.
+    OUT/qc_metrics.json holds the `results/qc.csv` row (`QCClassifier.results_row`, test subjects),
+    the test cases caught and passed by source (model or injected failure), the calibration figures
+    and the split.
     """
     cases = _usable_cases(set_dir)
     if not cases:
@@ -181,21 +185,24 @@ def train_qc_on_ray(set_dir: Path, out: Path, config: Config, seed: int, workers
     with result.checkpoint.as_directory() as folder:
         classifier = QCClassifier.load(Path(folder) / MODEL_FILE, expect_task=cases[0]["task"])
 
-    def cases_of(subjects: list[str]) -> tuple[list[dict], list[bool]]:
-        chosen = [c for c in cases if c["subject_id"] in set(subjects)]
-        return [row_curves(c) for c in chosen], [c["erroneous"] for c in chosen]
+    def cases_of(subjects: list[str]) -> list[dict]:
+        return [c for c in cases if c["subject_id"] in set(subjects)]
 
-    classifier.calibrate(*cases_of(split.calibration), config.qc.youden_sensitivity_weight)
-    classifier.assess(*cases_of(split.test))
+    calibration_cases, test_cases = cases_of(split.calibration), cases_of(split.test)
+    classifier.calibrate(
+        [row_curves(c) for c in calibration_cases], [c["erroneous"] for c in calibration_cases], config.qc.youden_sensitivity_weight
+    )
+    classifier.assess([row_curves(c) for c in test_cases], [c["erroneous"] for c in test_cases], [case_source(c) for c in test_cases])
     out = Path(out)
     model_path = classifier.save(out / MODEL_FILE)
     calibration = classifier.operating_point_
     report = {
-        **classifier.results_row(),
+        **classifier.results_row(config.qc.target_sensitivity),
         "version": classifier.version_,
         "n_train": classifier.n_train_,
         "n_train_erroneous": classifier.n_train_erroneous_,
         "calibration": {"n": calibration.n, "sensitivity": calibration.sensitivity, "specificity": calibration.specificity, "auc": calibration.auc},
+        "test_by_source": classifier.results_by_source(),
         "subjects": {"train": split.train, "calibration": split.calibration, "test": split.test},
     }
     (out / METRICS_FILE).write_text(json.dumps(report, indent=2))

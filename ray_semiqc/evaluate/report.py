@@ -29,7 +29,7 @@ figcaption { font-size: 0.85em; max-width: 40em; }
 @dataclass
 class ReportContent:
     preset: str
-    tables: dict[str, pd.DataFrame]  # table1, table2, table3, qc, dice_by_group, selection_by_group[, selection_quality]
+    tables: dict[str, pd.DataFrame]  # table1, table2, table3, qc, qc_by_source, dice_by_group, selection_by_group[, selection_quality]
     figures: list[tuple[Path, str]]  # (PNG path, caption)
     significance_levels: tuple[float, ...]
     timings_s: dict[str, float] = field(default_factory=dict)  # stage → wall seconds
@@ -105,7 +105,13 @@ def write_report(path: Path, content: ReportContent) -> Path:
             _table_html(tables["selection_by_group"]),
             "semiqcseg: the K best-in-class by QC probability; ssl_noqc and ssl_crf: the same K random subjects.",
         ),
-        _section("QC classifier (test qc_train subjects, at the weighted-Youden threshold chosen on calibration subjects)", _table_html(tables["qc"], 3)),
+        _section(
+            "QC classifier (test qc_train subjects, at the weighted-Youden threshold chosen on calibration subjects)",
+            _table_html(tables["qc"], 3) + _table_html(tables["qc_by_source"]),
+            "sensitivity_ci95: Wilson 95% interval. specificity_at_target: the best specificity the test ROC allows "
+            "while catching target_sensitivity of the erroneous cases (read off, not chosen). By source: erroneous "
+            "test cases caught and good ones passed, per segmentation model or injected failure.",
+        ),
         *(
             [
                 _section(

@@ -1,6 +1,6 @@
 """From evaluated models to the run's results: tables (CSV/Parquet), figures (PNG) and report.html.
 
-    OUT/results/table1.csv table2.csv table3.csv qc.csv per_case.parquet selection.parquet
+    OUT/results/table1.csv table2.csv table3.csv qc.csv qc_by_source.csv per_case.parquet selection.parquet
     OUT/figures/*.png  OUT/report.html
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ray_semiqc.evaluate.report import ReportContent, write_report
 from ray_semiqc.evaluate.selection import SELECTION_COLUMNS, selection_quality
 from ray_semiqc.evaluate.tables import (
     dice_by_cohort_group,
+    qc_source_table,
     qc_table,
     selection_by_cohort_group,
     table1,
@@ -172,17 +173,19 @@ def write_results(
         else pd.DataFrame(columns=list(SELECTION_COLUMNS))
     )
     selection.to_parquet(results_dir / "selection.parquet", index=False)
+    qc_classifiers = [QCClassifier.load(p) for p in qc_models]
     tables = {
         "table1": table1(training_set_sizes(run_dir, evaluated)),
         "table2": table2(per_case, scenarios),
         "table3": table3(per_case, scenarios),
-        "qc": qc_table([QCClassifier.load(p).results_row() for p in qc_models]),
+        "qc": qc_table([c.results_row(config.qc.target_sensitivity) for c in qc_classifiers]),
+        "qc_by_source": qc_source_table([row for c in qc_classifiers for row in c.results_by_source()]),
         "dice_by_group": dice_by_cohort_group(per_case, scenarios),
         "selection_by_group": selection_by_cohort_group(selection),
     }
     if pool_dice is not None:
         tables["selection_quality"] = selection_quality(selection, pool_dice)
-    for name in ("table1", "table2", "table3", "qc", "selection_quality"):
+    for name in ("table1", "table2", "table3", "qc", "qc_by_source", "selection_quality"):
         if name in tables:
             tables[name].to_csv(results_dir / f"{name}.csv", index=False)
     content = ReportContent(

@@ -14,7 +14,20 @@ from ray_semiqc.evaluate.statistics import paired_t_test_p
 TABLE1_COLUMNS = ("task", "scenario", "subjects", "images")
 TABLE2_COLUMNS = ("task", "scenario", "dice_mean", "dice_sd", "p_value", "n")
 TABLE3_COLUMNS = ("task", "scenario", "metric", "mean", "sd", "mae", "bias")
-QC_COLUMNS = ("task", "sensitivity", "specificity", "auc", "threshold", "n")
+QC_COLUMNS = (
+    "task",
+    "sensitivity",
+    "sensitivity_ci95_low",
+    "sensitivity_ci95_high",
+    "specificity",
+    "auc",
+    "threshold",
+    "n",
+    "n_erroneous",
+    "target_sensitivity",
+    "specificity_at_target",
+)
+QC_SOURCE_COLUMNS = ("task", "source", "erroneous", "caught", "good", "passed")
 GROUP_DICE_COLUMNS = ("task", "scenario", "cohort_group", "dice_mean", "dice_sd", "n")
 SELECTION_GROUP_COLUMNS = ("task", "scenario", "cohort_group", "subjects")
 MANUAL_SCENARIO = "manual"
@@ -86,6 +99,11 @@ def table3(per_case: pd.DataFrame, scenarios: tuple[str, ...], task: str = "sax"
 def qc_table(qc_rows: list[dict]) -> pd.DataFrame:
     """One row per task (and seed, in order) with the QC classifier's operating point on its test subjects."""
     return pd.DataFrame(qc_rows).loc[:, list(QC_COLUMNS)] if qc_rows else pd.DataFrame(columns=list(QC_COLUMNS))
+
+
+def qc_source_table(source_rows: list[dict]) -> pd.DataFrame:
+    """Test cases caught (erroneous) and passed (good) at the QC threshold, per task and source."""
+    return pd.DataFrame(source_rows, columns=list(QC_SOURCE_COLUMNS))
 
 
 def dice_by_cohort_group(per_case: pd.DataFrame, scenarios: tuple[str, ...]) -> pd.DataFrame:

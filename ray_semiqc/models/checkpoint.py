@@ -5,6 +5,7 @@ use the network (name, task, constructor arguments, preset, crop size, normalisa
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,13 @@ def save_checkpoint(path: Path, model: nn.Module, meta: CheckpointMeta) -> Path:
     torch.save({"format": FORMAT, "meta": dataclasses.asdict(meta), "model_state": state}, partial)
     os.replace(partial, path)
     return path
+
+
+def model_version(path: Path, meta: CheckpointMeta) -> str:
+    """How a segmentation model is named in tables and audit trails:
+    network/task/preset/seed/step/digest — the file's digest tells apart two models that stopped at one step."""
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+    return f"{meta.network}/{meta.task}/{meta.preset}/seed{meta.seed}/step{meta.step}/{digest}"
 
 
 def load_checkpoint(

@@ -34,6 +34,7 @@ from ray_semiqc.tasks import Task
 
 SET_FILE = "set.parquet"
 SUMMARY_FILE = "set_summary.json"
+NOT_INJECTED = "not injected"  # how a failure that could not be injected is recorded
 
 QC_SET_SCHEMA = pa.schema(
     list(CURVES_SCHEMA)
@@ -48,40 +49,36 @@ QC_SET_SCHEMA = pa.schema(
 )
 
 
-def model_label(meta: CheckpointMeta) -> str:
-    """How a segmentation model is named in tables: network/task/preset/seed/step."""
-    return f"{meta.network}/{meta.task}/{meta.preset}/seed{meta.seed}/step{meta.step}"
-
-
 def make_qc_cases(
     cohort: Path,
     record: SubjectRecord,
     task: Task,
-    models: Sequence[tuple[nn.Module, CheckpointMeta]],
+    models: Sequence[tuple[nn.Module, CheckpointMeta, str]],
     qc: QCConfig,
     rng: np.random.Generator,
     device: str | torch.device = "cpu",
 ) -> list[dict]:
-    """The reviewed cases of one subject, one per model (rows of QC_SET_SCHEMA); bad input is a
-    row with status 'error' per model, so every (subject, model) pair is accounted for."""
+    """The reviewed cases of one subject, one per model (rows of QC_SET_SCHEMA); `models` are
+    (network, its description, its `model_version`). Bad input is a row with status 'error' per
+    model, so every (subject, model) pair is accounted for."""
     try:
         subject = load_subject(cohort, record, task, with_label=False)
         truth = load_truth(cohort, record, task, subject.image.shape)
     except CohortError as err:
-        return [{**curves_row(record.subject_id, task, model_label(meta), error=str(err)), **_NO_REVIEW} for _, meta in models]
+        return [{**curves_row(record.subject_id, task, version, error=str(err)), **_NO_REVIEW} for _, _, version in models]
     cases = []
-    for model, meta in models:
+    for model, meta, version in models:
         predicted = segment_subject(model, subject.image, task, meta.crop_size, device, meta.seg_config["predict_batch_size"])
         review = dict(_NO_REVIEW)
         if rng.random() < qc.failure_injection_fraction:
             try:
                 predicted, review["failure"] = inject_failure(task, predicted, rng, qc.failure_max_px)
             except ValueError as err:  # e.g. no LV to take a basal slice from: the output stays as the model made it
-                review["failure"] = f"not injected: {err}"
+                review["failure"] = f"{NOT_INJECTED}: {err}"
         verdict = review_case(task, predicted, truth, subject.spacing_mm, record.ed_frame, qc, rng)
         curves = task_curves(task, predicted, subject.spacing_mm)
         metrics = task_metrics(task, curves, record.ed_frame, record.central_pulse_pressure_mmhg)
-        row = curves_row(record.subject_id, task, model_label(meta), curves, metrics, qc_error=_unscorable(task, curves, qc))
+        row = curves_row(record.subject_id, task, version, curves, metrics, qc_error=_unscorable(task, curves, qc))
         review.update(
             erroneous=verdict.erroneous,
             clinically_erroneous=verdict.clinically_erroneous,
@@ -91,6 +88,12 @@ def make_qc_cases(
         )
         cases.append({**row, **review})
     return cases
+
+
+def case_source(case: dict) -> str:
+    """Where a case's segmentation came from: its injected failure, or the model that made it as it is."""
+    failure = case["failure"]
+    return f"injected: {failure}" if failure and not failure.startswith(NOT_INJECTED) else case["model"]
 
 
 _NO_REVIEW = {name: None for name in ("failure", "erroneous", "clinically_erroneous", "review", "min_frame_dice", "mean_dice")}

@@ -3,7 +3,7 @@
 `__init__` stores parameters; `fit` learns (state ends in `_`) and returns self;
 `predict_proba(curves)[:, 1]` is P(erroneous); `calibrate` fixes the operating threshold on
 calibration cases; `assess` judges that threshold on test cases neither step saw (what
-`results_row` reports); `save`/`load` write one self-describing file that names its task,
+`results_row` and `results_by_source` report); `save`/`load` write one self-describing file that names its task,
 so a model of the other task is refused.
 """
 from __future__ import annotations
@@ -20,7 +20,13 @@ from torch import nn
 from ray_semiqc.config import QCConfig
 from ray_semiqc.models.qc_lstm import QCLSTM
 from ray_semiqc.qc.features import stack_features
-from ray_semiqc.qc.threshold import OperatingPoint, choose_operating_point, operating_point_at
+from ray_semiqc.qc.threshold import (
+    OperatingPoint,
+    choose_operating_point,
+    operating_point_at,
+    sensitivity_interval,
+    specificity_at_sensitivity,
+)
 from ray_semiqc.tasks import get_task
 
 MODEL_KIND = "qc_lstm"
@@ -178,11 +184,16 @@ class QCClassifier:
         self.test_point_ = None
         return self
 
-    def assess(self, curves, erroneous) -> "QCClassifier":
-        """Sensitivity, specificity and AUC at the calibrated threshold on test cases (kept for the ROC figure)."""
+    def assess(self, curves, erroneous, sources: Sequence[str] | None = None) -> "QCClassifier":
+        """Sensitivity, specificity and AUC at the calibrated threshold on test cases (kept for the ROC
+        figure). `sources` names where each case came from (the model, or an injected failure), so the
+        assessment can be broken down by it (`results_by_source`)."""
         self._check_calibrated()
         self.test_erroneous_ = np.asarray(erroneous, dtype=bool)
         self.test_p_erroneous_ = self.predict_proba(curves)[:, 1]
+        if sources is not None and len(sources) != len(self.test_erroneous_):
+            raise ValueError(f"{len(self.test_erroneous_)} test cases but {len(sources)} sources")
+        self.test_sources_ = list(sources) if sources is not None else None
         point = self.operating_point_
         self.test_point_ = operating_point_at(self.test_erroneous_, self.test_p_erroneous_, point.threshold, point.sensitivity_weight)
         return self
@@ -192,19 +203,49 @@ class QCClassifier:
         self._check_calibrated()
         return self.predict_proba(curves)[:, 1] >= self.operating_point_.threshold
 
-    def results_row(self) -> dict:
-        """The `results/qc.csv` row: task, sensitivity, specificity, AUC, threshold, n (test cases)."""
-        if getattr(self, "test_point_", None) is None:
-            raise ValueError("QC classifier is not assessed; call calibrate() and then assess() on test cases")
-        point = self.test_point_
+    def results_row(self, target_sensitivity: float) -> dict:
+        """The `results/qc.csv` row, from the test cases: sensitivity (with its Wilson 95% interval),
+        specificity, AUC and threshold at the calibrated point, and the specificity the test ROC
+        allows at `target_sensitivity` (read off, not an operating point)."""
+        point = self._checked_test_point()
+        low, high = sensitivity_interval(point)
         return {
             "task": self.task,
             "sensitivity": point.sensitivity,
+            "sensitivity_ci95_low": low,
+            "sensitivity_ci95_high": high,
             "specificity": point.specificity,
             "auc": point.auc,
             "threshold": point.threshold,
             "n": point.n,
+            "n_erroneous": point.n_erroneous,
+            "target_sensitivity": target_sensitivity,
+            "specificity_at_target": specificity_at_sensitivity(self.test_erroneous_, self.test_p_erroneous_, target_sensitivity),
         }
+
+    def results_by_source(self) -> list[dict]:
+        """Per source of test case: erroneous cases caught and good cases passed at the calibrated
+        threshold (which failures QC sees, and which it misses); empty when assessed without sources."""
+        point = self._checked_test_point()
+        if self.test_sources_ is None:
+            return []
+        called = self.test_p_erroneous_ >= point.threshold
+        sources = np.asarray(self.test_sources_, dtype=object)
+        rows = []
+        for source in sorted(set(self.test_sources_)):
+            erroneous = self.test_erroneous_[sources == source]
+            flagged = called[sources == source]
+            rows.append(
+                {
+                    "task": self.task,
+                    "source": source,
+                    "erroneous": int(erroneous.sum()),
+                    "caught": int((flagged & erroneous).sum()),
+                    "good": int((~erroneous).sum()),
+                    "passed": int((~flagged & ~erroneous).sum()),
+                }
+            )
+        return rows
 
     @property
     def version_(self) -> str:
@@ -235,6 +276,7 @@ class QCClassifier:
             "test_point": tested.as_dict() if tested else None,
             "test_erroneous": self.test_erroneous_.tolist() if tested else None,
             "test_p_erroneous": self.test_p_erroneous_.tolist() if tested else None,
+            "test_sources": self.test_sources_ if tested else None,
         }
         partial = path.with_name(f".{path.name}.partial")
         torch.save(state, partial)
@@ -270,6 +312,7 @@ class QCClassifier:
         if tested:
             classifier.test_erroneous_ = np.asarray(state["test_erroneous"], dtype=bool)
             classifier.test_p_erroneous_ = np.asarray(state["test_p_erroneous"], dtype=np.float64)
+            classifier.test_sources_ = state.get("test_sources")  # absent from files saved before the breakdown by source
         return classifier
 
     def _standardised(self, features: np.ndarray) -> np.ndarray:
@@ -278,6 +321,11 @@ class QCClassifier:
     def _check_calibrated(self) -> None:
         if getattr(self, "operating_point_", None) is None:
             raise ValueError("QC classifier has no operating threshold; call calibrate() on calibration cases first")
+
+    def _checked_test_point(self) -> OperatingPoint:
+        if getattr(self, "test_point_", None) is None:
+            raise ValueError("QC classifier is not assessed; call calibrate() and then assess() on test cases")
+        return self.test_point_
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "network_"):

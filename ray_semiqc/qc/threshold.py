@@ -4,7 +4,9 @@ J_w = 2[w·Se + (1−w)·Sp] − 1 with w > 0.5 favours sensitivity — catching
 segmentations matters more than passing good ones (the seed's choice). The threshold is
 chosen on calibration cases (`choose_operating_point`) and then judged, unchanged, on test
 cases the choice never saw (`operating_point_at`): a threshold chosen and scored on the same
-cases reports the sensitivity it was chosen to have.
+cases reports the sensitivity it was chosen to have. Test sets are small, so a sensitivity
+comes with its Wilson 95% interval; and the specificity the ROC allows at a target
+sensitivity (the seed's 95%) is read off it, to show what that bar would cost.
 """
 from __future__ import annotations
 
@@ -12,6 +14,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
+from statsmodels.stats.proportion import proportion_confint
+
+INTERVAL_CONFIDENCE = 0.95  # the convention for a reported interval
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,8 @@ def weighted_youden(sensitivity: np.ndarray, specificity: np.ndarray, sensitivit
 
 def choose_operating_point(erroneous: np.ndarray, p_erroneous: np.ndarray, sensitivity_weight: float) -> OperatingPoint:
     """The ROC point of maximal J_w (the highest threshold among ties: fewest good cases lost)."""
-    erroneous, p_erroneous = _checked(erroneous, p_erroneous, sensitivity_weight)
+    erroneous, p_erroneous = _checked(erroneous, p_erroneous)
+    _check_fraction("sensitivity weight", sensitivity_weight)
     false_positive_rate, true_positive_rate, thresholds = roc_curve(erroneous, p_erroneous, drop_intermediate=False)
     j_w = weighted_youden(true_positive_rate, 1.0 - false_positive_rate, sensitivity_weight)
     best = int(np.argmax(j_w))  # roc_curve orders thresholds high → low, so argmax takes the highest tie
@@ -44,7 +50,8 @@ def choose_operating_point(erroneous: np.ndarray, p_erroneous: np.ndarray, sensi
 
 def operating_point_at(erroneous: np.ndarray, p_erroneous: np.ndarray, threshold: float, sensitivity_weight: float) -> OperatingPoint:
     """Sensitivity, specificity and AUC of cases at a given threshold (P(erroneous) ≥ threshold: erroneous)."""
-    erroneous, p_erroneous = _checked(erroneous, p_erroneous, sensitivity_weight)
+    erroneous, p_erroneous = _checked(erroneous, p_erroneous)
+    _check_fraction("sensitivity weight", sensitivity_weight)
     called = p_erroneous >= threshold
     return OperatingPoint(
         threshold=float(threshold),
@@ -57,7 +64,23 @@ def operating_point_at(erroneous: np.ndarray, p_erroneous: np.ndarray, threshold
     )
 
 
-def _checked(erroneous, p_erroneous, sensitivity_weight: float) -> tuple[np.ndarray, np.ndarray]:
+def specificity_at_sensitivity(erroneous: np.ndarray, p_erroneous: np.ndarray, target_sensitivity: float) -> float:
+    """The best specificity of any threshold that catches at least `target_sensitivity` of the
+    erroneous cases: a point read off these cases' ROC, not an operating point chosen elsewhere."""
+    erroneous, p_erroneous = _checked(erroneous, p_erroneous)
+    _check_fraction("target sensitivity", target_sensitivity)
+    false_positive_rate, true_positive_rate, _ = roc_curve(erroneous, p_erroneous, drop_intermediate=False)
+    return float((1.0 - false_positive_rate[true_positive_rate >= target_sensitivity]).max())
+
+
+def sensitivity_interval(point: OperatingPoint) -> tuple[float, float]:
+    """Wilson 95% interval of a point's sensitivity (it was measured on `point.n_erroneous` cases)."""
+    caught = round(point.sensitivity * point.n_erroneous)
+    low, high = proportion_confint(caught, point.n_erroneous, alpha=1.0 - INTERVAL_CONFIDENCE, method="wilson")
+    return float(low), float(high)
+
+
+def _checked(erroneous, p_erroneous) -> tuple[np.ndarray, np.ndarray]:
     erroneous = np.asarray(erroneous, dtype=bool)
     p_erroneous = np.asarray(p_erroneous, dtype=np.float64)
     if erroneous.shape != p_erroneous.shape or erroneous.ndim != 1:
@@ -67,6 +90,9 @@ def _checked(erroneous, p_erroneous, sensitivity_weight: float) -> tuple[np.ndar
         raise ValueError(
             f"an ROC needs both good and erroneous cases; got {n_erroneous} erroneous of {len(erroneous)}"
         )
-    if not 0.0 <= sensitivity_weight <= 1.0:
-        raise ValueError(f"sensitivity weight must lie in [0, 1], got {sensitivity_weight}")
     return erroneous, p_erroneous
+
+
+def _check_fraction(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {value}")

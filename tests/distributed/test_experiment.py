@@ -7,7 +7,7 @@ import pytest
 from ray_semiqc.distributed.coordinator import STATE_FILE
 from ray_semiqc.distributed.experiment import evaluate_run, run_experiment
 from ray_semiqc.evaluate.selection import SELECTION_COLUMNS, SELECTION_QUALITY_COLUMNS
-from ray_semiqc.evaluate.tables import QC_COLUMNS, TABLE1_COLUMNS, TABLE2_COLUMNS, TABLE3_COLUMNS
+from ray_semiqc.evaluate.tables import QC_COLUMNS, QC_SOURCE_COLUMNS, TABLE1_COLUMNS, TABLE2_COLUMNS, TABLE3_COLUMNS
 
 SCENARIOS = ("full", "half", "ssl_noqc", "ssl_crf", "semiqcseg")
 
@@ -33,6 +33,9 @@ def test_the_grid_trains_every_scenario_and_reports_its_tables(smoke_run, experi
     assert tuple(table1.columns) == TABLE1_COLUMNS and tuple(table2.columns) == TABLE2_COLUMNS
     assert tuple(pd.read_csv(results / "table3.csv").columns) == TABLE3_COLUMNS
     assert tuple(pd.read_csv(results / "qc.csv").columns) == QC_COLUMNS
+    by_source = pd.read_csv(results / "qc_by_source.csv")
+    assert tuple(by_source.columns) == QC_SOURCE_COLUMNS
+    assert by_source.groupby("task")[["erroneous", "good"]].sum().sum(axis=1).to_dict() == pd.read_csv(results / "qc.csv").set_index("task")["n"].to_dict()
     # the phantom hides truth for its pool: how good the chosen pseudo-labels really were is reported
     quality = pd.read_csv(results / "selection_quality.csv")
     assert tuple(quality.columns) == SELECTION_QUALITY_COLUMNS

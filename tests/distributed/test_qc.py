@@ -2,6 +2,7 @@
 trains in-process on Ray Train (num_workers=0), its threshold is chosen on calibration subjects and
 judged on test subjects, and a
 curves table is ranked."""
+import hashlib
 import json
 import shutil
 
@@ -15,7 +16,7 @@ from ray_semiqc.distributed.qc import build_qc_set, score_curves, split_subjects
 from ray_semiqc.measures import task_metrics
 from ray_semiqc.models.checkpoint import CheckpointMeta, save_checkpoint
 from ray_semiqc.models.registry import build_network, network_arguments
-from ray_semiqc.qc.cases import QC_SET_SCHEMA, SET_FILE
+from ray_semiqc.qc.cases import QC_SET_SCHEMA, SET_FILE, case_source
 from ray_semiqc.qc.classifier import QCClassifier
 from ray_semiqc.qc.curves_table import curves_row, write_curves_table
 from ray_semiqc.tasks import AORTA
@@ -57,7 +58,11 @@ def test_build_qc_set_reviews_every_qc_train_subject_and_keeps_bad_ones_as_rows(
     assert summary["usable"]["n"] + len(summary["unscorable"]) == len(records) - 1
     injected = [r for r in rows if r["failure"]]
     assert 0 < len(injected) < len(records)  # about half, by the seeded draw
-    assert all(r["model"] == "vgg_fcn/aorta/smoke/seed0/step0" for r in rows)
+    version = f"vgg_fcn/aorta/smoke/seed0/step0/{hashlib.sha256(model.read_bytes()).hexdigest()[:12]}"
+    assert all(r["model"] == version for r in rows)
+    sources = {case_source(r) for r in rows}
+    assert version in sources
+    assert {f"injected: {r['failure']}" for r in injected if not r["failure"].startswith("not injected")} <= sources
 
 
 def test_build_qc_set_refuses_a_model_of_the_other_task(ray_session, smoke_cohort, smoke_config, tmp_path):
@@ -109,7 +114,9 @@ def test_train_qc_on_ray_chooses_the_threshold_on_calibration_and_reports_test_s
     classifier = QCClassifier.load(model_path, expect_task="aorta")
     metrics = json.loads((tmp_path / "qc_metrics.json").read_text())
     assert (metrics["n_train"], metrics["calibration"]["n"], metrics["n"]) == (36, 12, 12)
-    assert metrics == {**metrics, **classifier.results_row()}
+    assert metrics == {**metrics, **classifier.results_row(smoke_config.qc.target_sensitivity)}
+    assert metrics["test_by_source"] == classifier.results_by_source()
+    assert sum(r["erroneous"] + r["good"] for r in metrics["test_by_source"]) == metrics["n"]
     assert metrics["threshold"] == classifier.operating_point_.threshold
     # a lost frame is plain to see: every erroneous test case is caught
     assert metrics["sensitivity"] == 1.0 and metrics["auc"] > 0.9

@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ray_semiqc.evaluate.report import ReportContent, table2_beside_seed, write_report
-from ray_semiqc.evaluate.tables import QC_COLUMNS, TABLE1_COLUMNS, TABLE3_COLUMNS
+from ray_semiqc.evaluate.tables import QC_COLUMNS, QC_SOURCE_COLUMNS, TABLE1_COLUMNS, TABLE3_COLUMNS
 
 
 def small_tables() -> dict[str, pd.DataFrame]:
@@ -16,7 +16,8 @@ def small_tables() -> dict[str, pd.DataFrame]:
         "table1": pd.DataFrame([("sax", "half", 3, 6)], columns=list(TABLE1_COLUMNS)),
         "table2": table2,
         "table3": pd.DataFrame([("sax", "half", "lvedv_ml", 150.0, 30.0, 5.0, 2.0)], columns=list(TABLE3_COLUMNS)),
-        "qc": pd.DataFrame([("sax", 0.95, 0.6, 0.9, 0.3, 40)], columns=list(QC_COLUMNS)),
+        "qc": pd.DataFrame([("sax", 0.95, 0.83, 0.99, 0.6, 0.9, 0.3, 40, 20, 0.95, 0.6)], columns=list(QC_COLUMNS)),
+        "qc_by_source": pd.DataFrame([("sax", "injected: temporal_spike", 3, 3, 0, 0)], columns=list(QC_SOURCE_COLUMNS)),
         "dice_by_group": pd.DataFrame(columns=["task", "scenario", "cohort_group", "dice_mean", "dice_sd", "n"]),
         "selection_by_group": pd.DataFrame(columns=["task", "scenario", "cohort_group", "subjects"]),
     }
@@ -43,5 +44,6 @@ def test_report_is_self_contained_html_with_tables_and_embedded_figures(tmp_path
     text = path.read_text()
     assert "81.23 (5.00)*" in text and "89.44 (4.01)" in text  # ours beside the seed's Table 2
     assert "lvedv_ml" in text and "a note" in text and "evaluate" in text
+    assert "specificity_at_target" in text and "injected: temporal_spike" in text
     assert f"data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()}" in text
     assert "src=\"http" not in text and "<script" not in text  # readable offline

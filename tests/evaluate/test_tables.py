@@ -5,10 +5,12 @@ import pytest
 from ray_semiqc.evaluate.agreement import TABLE3_METRICS, manual_column
 from ray_semiqc.evaluate.tables import (
     QC_COLUMNS,
+    QC_SOURCE_COLUMNS,
     TABLE1_COLUMNS,
     TABLE2_COLUMNS,
     TABLE3_COLUMNS,
     dice_by_cohort_group,
+    qc_source_table,
     qc_table,
     selection_by_cohort_group,
     table1,
@@ -73,9 +75,12 @@ def test_table1_keeps_the_first_seed_with_the_exact_columns():
 
 
 def test_qc_table_columns():
-    row = {"task": "sax", "sensitivity": 0.9, "specificity": 0.7, "auc": 0.85, "threshold": 0.4, "n": 30, "extra": 1}
+    row = {**{name: 0.5 for name in QC_COLUMNS}, "task": "sax", "extra": 1}
     assert tuple(qc_table([row]).columns) == QC_COLUMNS
     assert tuple(qc_table([]).columns) == QC_COLUMNS
+    source = {"task": "sax", "source": "injected: empty_frame", "erroneous": 4, "caught": 4, "good": 0, "passed": 0}
+    assert qc_source_table([source]).to_dict("records") == [source]
+    assert tuple(qc_source_table([]).columns) == QC_SOURCE_COLUMNS
 
 
 def test_dice_split_by_healthy_and_disease():

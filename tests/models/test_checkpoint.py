@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ray_semiqc.config import load_preset
-from ray_semiqc.models.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from ray_semiqc.models.checkpoint import CheckpointMeta, load_checkpoint, model_version, save_checkpoint
 from ray_semiqc.models.registry import build_network, network_arguments
 from ray_semiqc.tasks import AORTA, SAX
 
@@ -61,3 +61,14 @@ def test_nan_validation_dice_survives_the_round_trip(tmp_path):
     model, meta, _ = _saved(tmp_path)
     path = save_checkpoint(tmp_path / "never_validated.pt", model, CheckpointMeta(**{**meta.__dict__, "validation_dice": math.nan}))
     assert math.isnan(load_checkpoint(path)[1].validation_dice)
+
+
+def test_two_models_stopped_at_one_step_have_different_versions(tmp_path):
+    model, meta, path = _saved(tmp_path)
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)  # other weights, same description (e.g. half vs full data at step 7)
+    other = save_checkpoint(tmp_path / "other.pt", model, meta)
+    version = model_version(path, meta)
+    assert version.startswith("res_unet/sax/smoke/seed0/step7/") and len(version.rsplit("/", 1)[1]) == 12
+    assert model_version(other, meta) != version
+    assert model_version(path, meta) == version  # the same file names itself the same way every time

@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from ray_semiqc.qc.threshold import choose_operating_point, operating_point_at, weighted_youden
+from ray_semiqc.qc.threshold import (
+    choose_operating_point,
+    operating_point_at,
+    sensitivity_interval,
+    specificity_at_sensitivity,
+    weighted_youden,
+)
 
 # Hand-made scores: 4 erroneous (1), 6 good (0).
 ERRONEOUS = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0], bool)
@@ -40,3 +46,22 @@ def test_a_threshold_chosen_elsewhere_is_judged_unchanged_on_other_cases():
     assert point.threshold == 0.55
     assert (point.sensitivity, point.specificity) == pytest.approx((0.75, 5 / 6))
     assert point.auc == pytest.approx(19 / 24) and (point.n, point.n_erroneous) == (10, 4)
+
+
+def test_specificity_at_a_target_sensitivity_is_read_off_the_roc():
+    # Se ≥ 0.75 first at threshold 0.6 (good 0.7 flagged: Sp 5/6); every error caught only at 0.2 (Sp 2/6);
+    # half of them already at 0.8, above every good case (Sp 1)
+    assert specificity_at_sensitivity(ERRONEOUS, P_ERRONEOUS, 0.75) == pytest.approx(5 / 6)
+    assert specificity_at_sensitivity(ERRONEOUS, P_ERRONEOUS, 0.95) == pytest.approx(2 / 6)
+    assert specificity_at_sensitivity(ERRONEOUS, P_ERRONEOUS, 0.5) == 1.0
+    with pytest.raises(ValueError, match=r"target sensitivity must lie in \[0, 1\], got 95"):
+        specificity_at_sensitivity(ERRONEOUS, P_ERRONEOUS, 95)
+
+
+def test_sensitivity_interval_is_wilsons():
+    point = operating_point_at(ERRONEOUS, P_ERRONEOUS, 0.55, 0.8)  # 3 of 4 caught
+    z, n, p = 1.959964, 4, 0.75
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half_width = z / (1 + z**2 / n) * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    assert sensitivity_interval(point) == pytest.approx((centre - half_width, centre + half_width), abs=1e-6)
+    assert sensitivity_interval(point) == pytest.approx((0.3006, 0.9544), abs=1e-4)
