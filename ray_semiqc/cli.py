@@ -87,6 +87,14 @@ def _qc_train(args) -> int:
     return 0
 
 
+def _qc_assess(args) -> int:
+    from ray_semiqc.distributed.qc import cross_validate_qc_on_ray
+
+    out = cross_validate_qc_on_ray(args.set, args.out, load_preset(args.preset), seed=args.seed)
+    print(f"cross-validated QC assessment: {out}")
+    return 0
+
+
 def _qc_score(args) -> int:
     from ray_semiqc.distributed.qc import score_curves
 
@@ -184,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     qc_train.add_argument("--seed", type=int, default=0)
     qc_train.add_argument("--workers", type=int, default=1)
     qc_train.set_defaults(run=_qc_train)
+    assess = qc_commands.add_parser("assess", help="cross-validate the QC method by subject: every subject tested once")
+    assess.add_argument("--set", type=Path, required=True)
+    assess.add_argument("--out", type=Path, required=True)
+    assess.add_argument("--preset", choices=presets, default="demo")
+    assess.add_argument("--seed", type=int, default=0)
+    assess.set_defaults(run=_qc_assess)
     score = qc_commands.add_parser("score", help="rank curves by probability of an accurate segmentation")
     score.add_argument("--curves", type=Path, required=True)
     score.add_argument("--model", type=Path, required=True)

@@ -3,17 +3,18 @@
     semiqc qc build-set --cohort C --task sax --models M1.pt M2.pt --out RUN/qc/sax/seed0 --preset demo
     semiqc qc train --set RUN/qc/sax/seed0 --out RUN/qc/sax/seed0 --preset demo
     semiqc qc score --curves RUN/inference/sax/seed0/curves.parquet --model RUN/qc/sax/seed0/model.pt --out R
+    semiqc qc assess --set RUN/qc/sax/seed0 --out RUN/qc/sax/seed0 --preset demo
 
 Building the set is one Ray task per qc_train subject (segment it with every model, maybe
 inject a failure, review against truth); training is a TorchTrainer whose workers run the pure
 `QCClassifier.fit`; the driver then chooses the operating threshold on calibration
-subjects and reports it on test subjects (both qc_train, neither seen in training).
+subjects and reports it on test subjects (both qc_train, neither seen in training). `assess`
+cross-validates the same method over all qc_train subjects, one Ray task a fold.
 """
 from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -25,13 +26,13 @@ import ray.train
 import ray.train.torch
 from ray.train import RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
-from sklearn.model_selection import train_test_split
 
 from ray_semiqc.cohort.manifest import SubjectRecord, read_manifest
 from ray_semiqc.config import Config
 from ray_semiqc.distributed.session import ensure_ray
 from ray_semiqc.models.checkpoint import load_checkpoint, model_version
 from ray_semiqc.qc.cases import QC_SET_SCHEMA, SET_FILE, SUMMARY_FILE, case_source, make_qc_cases, summarise_qc_set
+from ray_semiqc.qc.assessment import FoldAssessment, QCSplit, assess_fold, pool_folds, split_subjects, subject_folds
 from ray_semiqc.qc.classifier import QCClassifier
 from ray_semiqc.qc.curves_table import STATUS_OK, read_curves_table, row_curves
 from ray_semiqc.qc.ranking import rank_cases
@@ -39,6 +40,7 @@ from ray_semiqc.tasks import get_task
 
 MODEL_FILE = "model.pt"
 METRICS_FILE = "qc_metrics.json"
+CROSS_VALIDATION_FILE = "qc_cross_validation.json"
 RANKING_FILE = "ranking.parquet"
 STORAGE_DIR = "ray_train"
 
@@ -89,48 +91,6 @@ def build_qc_set(cohort: Path, task_name: str, model_paths: Sequence[Path], out:
 def _usable_cases(set_dir: Path) -> list[dict]:
     rows = pq.read_table(Path(set_dir) / SET_FILE).to_pylist()
     return [r for r in rows if r["status"] == STATUS_OK and r["qc_error"] is None]
-
-
-@dataclass(frozen=True)
-class QCSplit:
-    train: list[str]  # subjects whose cases fit the network
-    calibration: list[str]  # ... choose the operating threshold
-    test: list[str]  # ... give the reported sensitivity, specificity and AUC
-
-
-def split_subjects(cases: list[dict], calibration_fraction: float, test_fraction: float, seed: int) -> QCSplit:
-    """Subjects into training, calibration and test; each part must hold good and erroneous cases.
-
-    By subject, not by case: one subject's cases (one per model) stay together, so no test
-    subject's heart was seen in training or in choosing the threshold. Stratified by whether most
-    of a subject's cases are erroneous, when both sides have at least 3 subjects (a rough model
-    can make nearly every subject mostly erroneous; the split is then unstratified).
-    """
-    verdicts: dict[str, list[bool]] = {}
-    for case in cases:
-        verdicts.setdefault(case["subject_id"], []).append(bool(case["erroneous"]))
-    subjects = sorted(verdicts)
-    mostly_erroneous = {s: 2 * sum(verdicts[s]) >= len(verdicts[s]) for s in subjects}
-
-    def strata(chosen: list[str]) -> list[bool] | None:
-        labels = [mostly_erroneous[s] for s in chosen]
-        return labels if min(sum(labels), len(labels) - sum(labels)) >= 3 else None
-
-    rest, test = train_test_split(subjects, test_size=test_fraction, stratify=strata(subjects), random_state=seed)
-    train, calibration = train_test_split(
-        rest, test_size=calibration_fraction / (1 - test_fraction), stratify=strata(rest), random_state=seed
-    )
-    split = QCSplit(train=sorted(train), calibration=sorted(calibration), test=sorted(test))
-    for name, part in (("training", split.train), ("calibration", split.calibration), ("test", split.test)):
-        found = {verdict for subject in part for verdict in verdicts[subject]}
-        if found != {True, False}:
-            kind = "erroneous" if True in found else "good"
-            raise ValueError(
-                f"the QC set's {name} subjects ({len(part)} of {len(subjects)}) have only {kind} cases; "
-                f"the set has {sum(map(sum, verdicts.values()))} erroneous cases of {len(cases)}: review more subjects "
-                "or use a spread of models whose outputs are both good and erroneous"
-            )
-    return split
 
 
 def qc_train_loop(loop_config: dict) -> None:
@@ -207,6 +167,34 @@ def train_qc_on_ray(set_dir: Path, out: Path, config: Config, seed: int, workers
     }
     (out / METRICS_FILE).write_text(json.dumps(report, indent=2))
     return model_path
+
+
+@ray.remote(num_cpus=1)
+def _assess_fold_task(set_dir: str, task_name: str, config_json: str, split: QCSplit, seed: int) -> FoldAssessment:
+    return assess_fold(task_name, Config.from_json(config_json).qc, _usable_cases(Path(set_dir)), split, seed)
+
+
+def cross_validate_qc_on_ray(set_dir: Path, out: Path, config: Config, seed: int) -> Path:
+    """Every qc_train subject tested once: config.qc.assessment_folds folds, each a classifier trained,
+    calibrated and tested on its own subjects, one Ray task a fold → OUT/qc_cross_validation.json.
+
+    The deployed classifier (`train_qc_on_ray`) is unchanged; this measures the method more tightly
+    than its one test split can (pooled sensitivity with its Wilson interval, per-fold AUC).
+    """
+    cases = _usable_cases(set_dir)
+    if not cases:
+        raise ValueError(f"{set_dir}: the QC set has no usable cases")
+    task_name = cases[0]["task"]
+    folds = subject_folds(cases, config.qc.assessment_folds, config.qc.calibration_fraction, seed)
+    ensure_ray()
+    config_json = config.to_json()
+    assessed = ray.get([_assess_fold_task.remote(str(Path(set_dir).resolve()), task_name, config_json, split, seed) for split in folds])
+    report = {**pool_folds(task_name, assessed, config.qc.target_sensitivity), "test_subjects_per_fold": [split.test for split in folds]}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / CROSS_VALIDATION_FILE
+    path.write_text(json.dumps(report, indent=2))
+    return path
 
 
 def score_curves(curves_path: Path, qc_model_path: Path, out: Path) -> Path:

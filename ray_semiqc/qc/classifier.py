@@ -26,6 +26,7 @@ from ray_semiqc.qc.threshold import (
     operating_point_at,
     sensitivity_interval,
     specificity_at_sensitivity,
+    tally_by_source,
 )
 from ray_semiqc.tasks import get_task
 
@@ -230,22 +231,7 @@ class QCClassifier:
         if self.test_sources_ is None:
             return []
         called = self.test_p_erroneous_ >= point.threshold
-        sources = np.asarray(self.test_sources_, dtype=object)
-        rows = []
-        for source in sorted(set(self.test_sources_)):
-            erroneous = self.test_erroneous_[sources == source]
-            flagged = called[sources == source]
-            rows.append(
-                {
-                    "task": self.task,
-                    "source": source,
-                    "erroneous": int(erroneous.sum()),
-                    "caught": int((flagged & erroneous).sum()),
-                    "good": int((~erroneous).sum()),
-                    "passed": int((~flagged & ~erroneous).sum()),
-                }
-            )
-        return rows
+        return [{"task": self.task, **row} for row in tally_by_source(self.test_erroneous_, called, self.test_sources_)]
 
     @property
     def version_(self) -> str:

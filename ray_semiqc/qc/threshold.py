@@ -38,14 +38,22 @@ def weighted_youden(sensitivity: np.ndarray, specificity: np.ndarray, sensitivit
 
 
 def choose_operating_point(erroneous: np.ndarray, p_erroneous: np.ndarray, sensitivity_weight: float) -> OperatingPoint:
-    """The ROC point of maximal J_w (the highest threshold among ties: fewest good cases lost)."""
+    """The ROC point of maximal J_w (the highest threshold among ties: fewest good cases lost), its
+    threshold placed halfway to the next lower score: the same calls on these cases, with a margin.
+
+    Without the margin the threshold is the lowest erroneous score seen, and an erroneous test case
+    scored a hair below it is missed even when the classes are perfectly separated (a saturated
+    classifier put every calibration error at 0.9995 and missed test errors at 0.9993).
+    """
     erroneous, p_erroneous = _checked(erroneous, p_erroneous)
     _check_fraction("sensitivity weight", sensitivity_weight)
     false_positive_rate, true_positive_rate, thresholds = roc_curve(erroneous, p_erroneous, drop_intermediate=False)
     j_w = weighted_youden(true_positive_rate, 1.0 - false_positive_rate, sensitivity_weight)
     best = int(np.argmax(j_w))  # roc_curve orders thresholds high → low, so argmax takes the highest tie
-    # +inf (roc_curve's first point) would mean "call nothing erroneous"
-    return operating_point_at(erroneous, p_erroneous, float(thresholds[best]), sensitivity_weight)
+    threshold = float(thresholds[best])  # +inf (roc_curve's first point) would mean "call nothing erroneous"
+    if np.isfinite(threshold) and best + 1 < len(thresholds):
+        threshold = 0.5 * (threshold + float(thresholds[best + 1]))
+    return operating_point_at(erroneous, p_erroneous, threshold, sensitivity_weight)
 
 
 def operating_point_at(erroneous: np.ndarray, p_erroneous: np.ndarray, threshold: float, sensitivity_weight: float) -> OperatingPoint:
@@ -73,11 +81,36 @@ def specificity_at_sensitivity(erroneous: np.ndarray, p_erroneous: np.ndarray, t
     return float((1.0 - false_positive_rate[true_positive_rate >= target_sensitivity]).max())
 
 
+def wilson_interval(successes: int, n: int) -> tuple[float, float]:
+    """Wilson 95% interval of a proportion `successes / n`."""
+    low, high = proportion_confint(successes, n, alpha=1.0 - INTERVAL_CONFIDENCE, method="wilson")
+    return float(low), float(high)
+
+
 def sensitivity_interval(point: OperatingPoint) -> tuple[float, float]:
     """Wilson 95% interval of a point's sensitivity (it was measured on `point.n_erroneous` cases)."""
-    caught = round(point.sensitivity * point.n_erroneous)
-    low, high = proportion_confint(caught, point.n_erroneous, alpha=1.0 - INTERVAL_CONFIDENCE, method="wilson")
-    return float(low), float(high)
+    return wilson_interval(round(point.sensitivity * point.n_erroneous), point.n_erroneous)
+
+
+def tally_by_source(erroneous: np.ndarray, called: np.ndarray, sources: list[str]) -> list[dict]:
+    """Per source (sorted): erroneous cases and how many were caught, good cases and how many passed."""
+    erroneous, called = np.asarray(erroneous, dtype=bool), np.asarray(called, dtype=bool)
+    if not len(erroneous) == len(called) == len(sources):
+        raise ValueError(f"{len(erroneous)} labels, {len(called)} calls and {len(sources)} sources must match")
+    source_of = np.asarray(sources, dtype=object)
+    rows = []
+    for source in sorted(set(sources)):
+        mine = source_of == source
+        rows.append(
+            {
+                "source": source,
+                "erroneous": int((erroneous & mine).sum()),
+                "caught": int((called & erroneous & mine).sum()),
+                "good": int((~erroneous & mine).sum()),
+                "passed": int((~called & ~erroneous & mine).sum()),
+            }
+        )
+    return rows
 
 
 def _checked(erroneous, p_erroneous) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ray_semiqc.cohort.manifest import read_manifest
-from ray_semiqc.distributed.qc import build_qc_set, score_curves, split_subjects, train_qc_on_ray
+from ray_semiqc.distributed.qc import build_qc_set, cross_validate_qc_on_ray, score_curves, train_qc_on_ray
 from ray_semiqc.measures import task_metrics
 from ray_semiqc.models.checkpoint import CheckpointMeta, save_checkpoint
 from ray_semiqc.models.registry import build_network, network_arguments
@@ -94,18 +94,6 @@ def toy_qc_set(tmp_path_factory):
     return set_dir
 
 
-def test_split_is_by_subject_and_stratified(toy_qc_set):
-    cases = pq.read_table(toy_qc_set / SET_FILE).to_pylist()
-    cases += [{**case, "model": "second model"} for case in cases]  # two cases per subject stay together
-    split = split_subjects(cases, 0.2, 0.2, seed=0)
-    parts = [set(split.train), set(split.calibration), set(split.test)]
-    assert sum(map(len, parts)) == len(set.union(*parts)) == 60  # each subject in exactly one part
-    assert [len(part) for part in parts] == [36, 12, 12]
-    assert [sum(int(s) % 3 == 0 for s in part) for part in parts] == [12, 4, 4]  # a third erroneous in each
-    with pytest.raises(ValueError, match=r"subjects \(12 of 60\) have only good cases; the set has 4 erroneous cases of 120"):
-        split_subjects([{**c, "erroneous": c["subject_id"] in ("000", "003")} for c in cases], 0.2, 0.2, seed=0)
-
-
 def test_train_qc_on_ray_chooses_the_threshold_on_calibration_and_reports_test_subjects(
     ray_session, toy_qc_set, smoke_config, tmp_path
 ):
@@ -122,6 +110,21 @@ def test_train_qc_on_ray_chooses_the_threshold_on_calibration_and_reports_test_s
     assert metrics["sensitivity"] == 1.0 and metrics["auc"] > 0.9
     subjects = metrics["subjects"]
     assert set(subjects["test"]).isdisjoint(subjects["train"] + subjects["calibration"])
+
+
+def test_cross_validation_tests_every_subject_once_with_its_own_fold_threshold(ray_session, toy_qc_set, smoke_config, tmp_path):
+    report = json.loads(cross_validate_qc_on_ray(toy_qc_set, tmp_path, smoke_config, seed=0).read_text())
+
+    folds = report["test_subjects_per_fold"]
+    assert len(folds) == report["folds"] == smoke_config.qc.assessment_folds
+    assert sorted(s for fold in folds for s in fold) == [f"{i:03d}" for i in range(60)]  # each subject tested once
+    assert (report["n"], report["n_erroneous"]) == (60, 20)
+    assert report["sensitivity"] == 1.0 and report["sensitivity_ci95_high"] == 1.0  # a lost frame is plain to see
+    assert len(report["thresholds"]) == len(report["auc_per_fold"]) == len(folds)
+    assert report["by_source"] == [
+        {"task": "aorta", "source": "vgg_fcn/aorta/demo", "erroneous": 20, "caught": 20, "good": 40,
+         "passed": round(report["specificity"] * 40)}
+    ]
 
 
 def test_score_curves_writes_a_ranking_with_the_accurate_cases_first(ray_session, toy_qc_set, smoke_config, tmp_path):

@@ -19,9 +19,10 @@ def test_weighted_youden_by_hand():
 
 
 def test_even_weights_pick_the_classic_youden_point():
-    # threshold 0.6: Se 3/4, Sp 5/6 → J = 0.583, the best balanced point
+    # calling from 0.6 down: Se 3/4, Sp 5/6 → J = 0.583, the best balanced point; the threshold sits
+    # halfway to the next lower score (0.5), so the same cases are called with a margin
     point = choose_operating_point(ERRONEOUS, P_ERRONEOUS, 0.5)
-    assert point.threshold == pytest.approx(0.6)
+    assert point.threshold == pytest.approx(0.55)
     assert (point.sensitivity, point.specificity) == pytest.approx((0.75, 5 / 6))
 
 
@@ -29,10 +30,17 @@ def test_sensitivity_weight_moves_the_point_to_catch_every_error():
     # threshold 0.2 catches all 4 (Se 1) but passes only 2/6 good: J_0.8 = 2(0.8 + 0.0667) − 1 = 0.733
     # against threshold 0.6: 2(0.6 + 0.1667) − 1 = 0.533
     point = choose_operating_point(ERRONEOUS, P_ERRONEOUS, 0.8)
-    assert point.threshold == pytest.approx(0.2)
+    assert point.threshold == pytest.approx(0.15)  # halfway between 0.2 and the next score down, 0.1
     assert (point.sensitivity, point.specificity) == pytest.approx((1.0, 1 / 3))
     assert point.auc == pytest.approx(19 / 24)  # 6 + 6 + 5 + 2 = 19 of 24 (erroneous, good) pairs ordered right
     assert (point.n, point.n_erroneous) == (10, 4)
+
+
+def test_a_threshold_at_the_lowest_score_has_no_lower_neighbour_to_move_toward():
+    # w = 1: only sensitivity counts, the first point with Se 1 is the 0.2 threshold (the highest tie)
+    assert choose_operating_point(ERRONEOUS, P_ERRONEOUS, 1.0).threshold == pytest.approx(0.15)
+    point = choose_operating_point(np.array([True, False]), np.array([0.1, 0.9]), 1.0)  # catching it means calling all
+    assert point.threshold == pytest.approx(0.1) and point.sensitivity == 1.0
 
 
 def test_one_class_only_is_refused():

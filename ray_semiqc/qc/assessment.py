@@ -1,0 +1,166 @@
+"""Which qc_train subjects train, calibrate and test the QC classifier; and a cross-validated assessment.
+
+`split_subjects` makes the one split the deployed classifier comes from. Its test part is a
+fifth of the subjects, so its sensitivity is known to about ±0.1 (the demo: 24 subjects,
+30–50 erroneous cases). `subject_folds` tests every subject once instead: each fold trains,
+calibrates and tests a classifier of its own (`assess_fold`), and `pool_folds` counts the
+caught and passed cases of all folds together, each at its own fold's threshold.
+
+Always by subject, not by case: one subject's cases (one per model) stay together, so no
+test subject's heart was seen in training or in choosing the threshold.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+from ray_semiqc.config import QCConfig
+from ray_semiqc.qc.cases import case_source
+from ray_semiqc.qc.classifier import QCClassifier
+from ray_semiqc.qc.curves_table import row_curves
+from ray_semiqc.qc.threshold import specificity_at_sensitivity, tally_by_source, wilson_interval
+
+_MIN_STRATUM_SUBJECTS = 3  # fewer subjects on one side: stratifying by them is noise
+
+
+@dataclass(frozen=True)
+class QCSplit:
+    train: list[str]  # subjects whose cases fit the network
+    calibration: list[str]  # ... choose the operating threshold
+    test: list[str]  # ... give the reported sensitivity, specificity and AUC
+
+
+@dataclass(frozen=True)
+class FoldAssessment:
+    """One fold's test cases: labels, scores, the fold's own threshold and where each case came from."""
+
+    erroneous: np.ndarray
+    p_erroneous: np.ndarray
+    threshold: float
+    sources: list[str]
+    auc: float
+
+
+def split_subjects(cases: list[dict], calibration_fraction: float, test_fraction: float, seed: int) -> QCSplit:
+    """Subjects into training, calibration and test; each part must hold good and erroneous cases.
+
+    Stratified by whether most of a subject's cases are erroneous, when both sides have at least
+    3 subjects (a rough model can make nearly every subject mostly erroneous; the split is then
+    unstratified).
+    """
+    verdicts = _verdicts(cases)
+    subjects = sorted(verdicts)
+    strata = _strata(verdicts)
+    rest, test = train_test_split(subjects, test_size=test_fraction, stratify=strata(subjects), random_state=seed)
+    return _with_calibration(rest, test, calibration_fraction / (1 - test_fraction), verdicts, strata, seed, len(cases))
+
+
+def subject_folds(cases: list[dict], folds: int, calibration_fraction: float, seed: int) -> list[QCSplit]:
+    """`folds` splits whose test subjects partition the set, each subject tested exactly once; the
+    rest of each split is divided into training and calibration as `split_subjects` does."""
+    verdicts = _verdicts(cases)
+    subjects = np.array(sorted(verdicts))
+    if not 2 <= folds <= len(subjects):
+        raise ValueError(f"cross-validation needs 2 to {len(subjects)} folds (one per subject at most), got {folds}")
+    labels = [2 * sum(verdicts[s]) >= len(verdicts[s]) for s in subjects]
+    stratified = min(sum(labels), len(labels) - sum(labels)) >= max(folds, _MIN_STRATUM_SUBJECTS)
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed) if stratified else KFold(folds, shuffle=True, random_state=seed)
+    strata = _strata(verdicts)
+    return [
+        _with_calibration(
+            list(subjects[rest]), list(subjects[test]), calibration_fraction * folds / (folds - 1), verdicts, strata, seed, len(cases)
+        )
+        for rest, test in splitter.split(subjects, labels)
+    ]
+
+
+def assess_fold(task: str, qc: QCConfig, cases: list[dict], split: QCSplit, seed: int) -> FoldAssessment:
+    """Fit on the split's training subjects, choose the threshold on its calibration subjects, score its test subjects."""
+
+    def of(subjects: list[str]) -> list[dict]:
+        chosen = set(subjects)
+        return [c for c in cases if c["subject_id"] in chosen]
+
+    def fitted(part: list[dict]) -> tuple[list[dict], list[bool]]:
+        return [row_curves(c) for c in part], [c["erroneous"] for c in part]
+
+    test = of(split.test)
+    classifier = QCClassifier.from_config(task, qc, seed=seed).fit(*fitted(of(split.train)))
+    classifier.calibrate(*fitted(of(split.calibration)), qc.youden_sensitivity_weight)
+    classifier.assess(*fitted(test), [case_source(c) for c in test])
+    return FoldAssessment(
+        erroneous=classifier.test_erroneous_,
+        p_erroneous=classifier.test_p_erroneous_,
+        threshold=classifier.operating_point_.threshold,
+        sources=classifier.test_sources_,
+        auc=classifier.test_point_.auc,
+    )
+
+
+def pool_folds(task: str, folds: Sequence[FoldAssessment], target_sensitivity: float) -> dict:
+    """Every fold's test cases counted together, each case called at its own fold's threshold.
+
+    AUC and the specificity at `target_sensitivity` are per fold (the folds' scores come from
+    different classifiers, so one ROC over all of them would mix scales): mean and range.
+    """
+    erroneous = np.concatenate([f.erroneous for f in folds])
+    called = np.concatenate([f.p_erroneous >= f.threshold for f in folds])
+    caught, n_erroneous = int((called & erroneous).sum()), int(erroneous.sum())
+    low, high = wilson_interval(caught, n_erroneous)
+    aucs = [f.auc for f in folds]
+    specificities_at_target = [specificity_at_sensitivity(f.erroneous, f.p_erroneous, target_sensitivity) for f in folds]
+    return {
+        "task": task,
+        "folds": len(folds),
+        "n": len(erroneous),
+        "n_erroneous": n_erroneous,
+        "sensitivity": caught / n_erroneous,
+        "sensitivity_ci95_low": low,
+        "sensitivity_ci95_high": high,
+        "specificity": float((~called[~erroneous]).mean()),
+        "auc_mean": float(np.mean(aucs)),
+        "auc_per_fold": aucs,
+        "target_sensitivity": target_sensitivity,
+        "specificity_at_target_mean": float(np.mean(specificities_at_target)),
+        "specificity_at_target_per_fold": specificities_at_target,
+        "thresholds": [f.threshold for f in folds],
+        "by_source": [
+            {"task": task, **row}
+            for row in tally_by_source(erroneous, called, [source for f in folds for source in f.sources])
+        ],
+    }
+
+
+def _verdicts(cases: list[dict]) -> dict[str, list[bool]]:
+    verdicts: dict[str, list[bool]] = {}
+    for case in cases:
+        verdicts.setdefault(case["subject_id"], []).append(bool(case["erroneous"]))
+    return verdicts
+
+
+def _strata(verdicts: dict[str, list[bool]]):
+    """Subjects → whether most of their cases are erroneous, or None where a side is too small to stratify."""
+
+    def strata(chosen: list[str]) -> list[bool] | None:
+        labels = [2 * sum(verdicts[s]) >= len(verdicts[s]) for s in chosen]
+        return labels if min(sum(labels), len(labels) - sum(labels)) >= _MIN_STRATUM_SUBJECTS else None
+
+    return strata
+
+
+def _with_calibration(rest, test, calibration_share: float, verdicts, strata, seed: int, n_cases: int) -> QCSplit:
+    train, calibration = train_test_split(rest, test_size=calibration_share, stratify=strata(rest), random_state=seed)
+    split = QCSplit(train=sorted(train), calibration=sorted(calibration), test=sorted(test))
+    for name, part in (("training", split.train), ("calibration", split.calibration), ("test", split.test)):
+        found = {verdict for subject in part for verdict in verdicts[subject]}
+        if found != {True, False}:
+            kind = "erroneous" if True in found else "good"
+            raise ValueError(
+                f"the QC set's {name} subjects ({len(part)} of {len(verdicts)}) have only {kind} cases; "
+                f"the set has {sum(map(sum, verdicts.values()))} erroneous cases of {n_cases}: review more subjects "
+                "or use a spread of models whose outputs are both good and erroneous"
+            )
+    return split
