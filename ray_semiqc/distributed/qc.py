@@ -47,13 +47,10 @@ STORAGE_DIR = "ray_train"
 
 @ray.remote(num_cpus=1)
 def _qc_cases_task(
-    cohort: str, record: SubjectRecord, task_name: str, model_paths: list[str], config_json: str, seed: int, index: int
+    cohort: str, record: SubjectRecord, task_name: str, versioned_paths: list[tuple[str, str]], config_json: str, seed: int, index: int
 ) -> list[dict]:
     config = Config.from_json(config_json)
-    models = []
-    for path in model_paths:
-        network, meta = load_checkpoint(path, expect_task=task_name)
-        models.append((network, meta, model_version(path, meta)))
+    models = [(*load_checkpoint(path, expect_task=task_name), version) for path, version in versioned_paths]
     rng = np.random.default_rng([seed, index])  # one stream per subject: the set does not depend on scheduling
     return make_qc_cases(Path(cohort), record, get_task(task_name), models, config.qc, rng)
 
@@ -66,16 +63,18 @@ def build_qc_set(cohort: Path, task_name: str, model_paths: Sequence[Path], out:
     """
     if not model_paths:
         raise ValueError("a QC set needs at least one segmentation model")
+    versioned_paths = []
     for path in model_paths:  # fail before fanning out, not once per subject
-        load_checkpoint(path, expect_task=task_name)
+        _, meta = load_checkpoint(path, expect_task=task_name)
+        versioned_paths.append((str(path), model_version(path, meta)))
     records = read_manifest(cohort).split("qc_train")
     if not records:
         raise ValueError(f"{cohort}: the cohort has no qc_train subjects")
     ensure_ray()
     config_json = config.to_json()
-    paths = [str(path) for path in model_paths]
     futures = [
-        _qc_cases_task.remote(str(cohort), record, task_name, paths, config_json, seed, index) for index, record in enumerate(records)
+        _qc_cases_task.remote(str(cohort), record, task_name, versioned_paths, config_json, seed, index)
+        for index, record in enumerate(records)
     ]
     rows = [case for cases in ray.get(futures) for case in cases]
     out = Path(out)
