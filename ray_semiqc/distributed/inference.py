@@ -153,8 +153,8 @@ def plan_inference(
     """Choose the input subjects, check OUT holds rows of this same model, and list those still to do."""
     cohort, out, model_path = Path(cohort).resolve(), Path(out), Path(model_path)
     task = get_task(task_name)
-    _, meta = load_checkpoint(model_path, expect_task=task.name)
-    model_name = model_version(model_path, meta)
+    network, meta = load_checkpoint(model_path, expect_task=task.name)
+    model_name = model_version(network, meta)
     qc_name = None
     if qc_model_path is not None:
         qc_model_path = Path(qc_model_path)

@@ -65,8 +65,7 @@ def build_qc_set(cohort: Path, task_name: str, model_paths: Sequence[Path], out:
         raise ValueError("a QC set needs at least one segmentation model")
     versioned_paths = []
     for path in model_paths:  # fail before fanning out, not once per subject
-        _, meta = load_checkpoint(path, expect_task=task_name)
-        versioned_paths.append((str(path), model_version(path, meta)))
+        versioned_paths.append((str(path), model_version(*load_checkpoint(path, expect_task=task_name))))
     records = read_manifest(cohort).split("qc_train")
     if not records:
         raise ValueError(f"{cohort}: the cohort has no qc_train subjects")

@@ -57,11 +57,20 @@ def save_checkpoint(path: Path, model: nn.Module, meta: CheckpointMeta) -> Path:
     return path
 
 
-def model_version(path: Path, meta: CheckpointMeta) -> str:
-    """How a segmentation model is named in tables and audit trails:
-    network/task/preset/seed/step/digest — the file's digest tells apart two models that stopped at one step."""
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
-    return f"{meta.network}/{meta.task}/{meta.preset}/seed{meta.seed}/step{meta.step}/{digest}"
+def weights_digest(model: nn.Module) -> str:
+    """12 hex of a SHA-256 over the weights (names and values): the same weights, the same digest,
+    whatever else a checkpoint file records (its history holds measured throughput, which differs run to run)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(unwrap(model).state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def model_version(model: nn.Module, meta: CheckpointMeta) -> str:
+    """How a segmentation model is named in tables and audit trails: network/task/preset/seed/step/
+    weights digest — the digest tells apart two models that stopped at one step (half and full data)."""
+    return f"{meta.network}/{meta.task}/{meta.preset}/seed{meta.seed}/step{meta.step}/{weights_digest(model)}"
 
 
 def load_checkpoint(

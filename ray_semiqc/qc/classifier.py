@@ -8,7 +8,6 @@ so a model of the other task is refused.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 from torch import nn
 
 from ray_semiqc.config import QCConfig
+from ray_semiqc.models.checkpoint import weights_digest
 from ray_semiqc.models.qc_lstm import QCLSTM
 from ray_semiqc.qc.features import stack_features
 from ray_semiqc.qc.threshold import (
@@ -237,11 +237,7 @@ class QCClassifier:
     def version_(self) -> str:
         """`qc_lstm/<task>/<hash of the weights>`: names the model in audit trails."""
         self._check_fitted()
-        digest = hashlib.sha256()
-        for name, tensor in sorted(self.network_.state_dict().items()):
-            digest.update(name.encode())
-            digest.update(tensor.detach().cpu().numpy().tobytes())
-        return f"{MODEL_KIND}/{self.task}/{digest.hexdigest()[:12]}"
+        return f"{MODEL_KIND}/{self.task}/{weights_digest(self.network_)}"
 
     def save(self, path: Path) -> Path:
         self._check_fitted()

@@ -14,7 +14,7 @@ import pytest
 from ray_semiqc.cohort.manifest import read_manifest
 from ray_semiqc.distributed.qc import build_qc_set, cross_validate_qc_on_ray, score_curves, train_qc_on_ray
 from ray_semiqc.measures import task_metrics
-from ray_semiqc.models.checkpoint import CheckpointMeta, save_checkpoint
+from ray_semiqc.models.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from ray_semiqc.models.registry import build_network, network_arguments
 from ray_semiqc.qc.cases import QC_SET_SCHEMA, SET_FILE, case_source
 from ray_semiqc.qc.classifier import QCClassifier
@@ -58,7 +58,12 @@ def test_build_qc_set_reviews_every_qc_train_subject_and_keeps_bad_ones_as_rows(
     assert summary["usable"]["n"] + len(summary["unscorable"]) == len(records) - 1
     injected = [r for r in rows if r["failure"]]
     assert 0 < len(injected) < len(records)  # about half, by the seeded draw
-    version = f"vgg_fcn/aorta/smoke/seed0/step0/{hashlib.sha256(model.read_bytes()).hexdigest()[:12]}"
+    network, meta = load_checkpoint(model)
+    digest = hashlib.sha256()
+    for name, tensor in sorted(network.state_dict().items()):  # the weights' digest, by hand
+        digest.update(name.encode())
+        digest.update(tensor.numpy().tobytes())
+    version = f"vgg_fcn/aorta/smoke/seed0/step0/{digest.hexdigest()[:12]}"
     assert all(r["model"] == version for r in rows)
     sources = {case_source(r) for r in rows}
     assert version in sources
