@@ -31,8 +31,16 @@ from ray_semiqc.cohort.manifest import SubjectRecord, read_manifest
 from ray_semiqc.config import Config
 from ray_semiqc.distributed.session import ensure_ray
 from ray_semiqc.models.checkpoint import load_checkpoint, model_version
-from ray_semiqc.qc.cases import QC_SET_SCHEMA, SET_FILE, SUMMARY_FILE, case_source, make_qc_cases, summarise_qc_set
-from ray_semiqc.qc.assessment import FoldAssessment, QCSplit, assess_fold, pool_folds, split_subjects, subject_folds
+from ray_semiqc.qc.cases import QC_SET_SCHEMA, SET_FILE, SUMMARY_FILE, make_qc_cases, summarise_qc_set
+from ray_semiqc.qc.assessment import (
+    FoldAssessment,
+    QCSplit,
+    assess_fold,
+    calibrate_and_assess,
+    pool_folds,
+    split_subjects,
+    subject_folds,
+)
 from ray_semiqc.qc.classifier import QCClassifier
 from ray_semiqc.qc.curves_table import STATUS_OK, read_curves_table, row_curves
 from ray_semiqc.qc.ranking import rank_cases
@@ -143,14 +151,7 @@ def train_qc_on_ray(set_dir: Path, out: Path, config: Config, seed: int, workers
     with result.checkpoint.as_directory() as folder:
         classifier = QCClassifier.load(Path(folder) / MODEL_FILE, expect_task=cases[0]["task"])
 
-    def cases_of(subjects: list[str]) -> list[dict]:
-        return [c for c in cases if c["subject_id"] in set(subjects)]
-
-    calibration_cases, test_cases = cases_of(split.calibration), cases_of(split.test)
-    classifier.calibrate(
-        [row_curves(c) for c in calibration_cases], [c["erroneous"] for c in calibration_cases], config.qc.youden_sensitivity_weight
-    )
-    classifier.assess([row_curves(c) for c in test_cases], [c["erroneous"] for c in test_cases], [case_source(c) for c in test_cases])
+    calibrate_and_assess(classifier, cases, split, config.qc)
     out = Path(out)
     model_path = classifier.save(out / MODEL_FILE)
     calibration = classifier.operating_point_

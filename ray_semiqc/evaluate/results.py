@@ -107,7 +107,9 @@ def panel_subject(per_case: pd.DataFrame, task: str, seed: int) -> str | None:
     return str(spread.sort_values(ascending=False, kind="stable").index[0])
 
 
-def _figures(out_dir: Path, per_case: pd.DataFrame, evaluated: list[EvaluatedModel], config: Config, qc_models: list[Path]) -> list[tuple[Path, str]]:
+def _figures(
+    out_dir: Path, per_case: pd.DataFrame, evaluated: list[EvaluatedModel], config: Config, qc_models: list[tuple[Path, QCClassifier]]
+) -> list[tuple[Path, str]]:
     figures_dir = Path(out_dir) / "figures"
     figures = []
     scenarios = tuple(config.experiment.scenarios)
@@ -136,8 +138,7 @@ def _figures(out_dir: Path, per_case: pd.DataFrame, evaluated: list[EvaluatedMod
             figures_dir / f"curves_{task_name}.png",
         )
         figures.append((path, f"Cycle curves ({task_name}) of subject {subject_id} per scenario vs manual."))
-    for qc_model in qc_models:
-        classifier = QCClassifier.load(qc_model)
+    for qc_model, classifier in qc_models:
         seed_name = Path(qc_model).parent.name
         path = plot_qc_roc(classifier, figures_dir / f"qc_roc_{classifier.task}_{seed_name}.png")
         figures.append((path, f"QC ROC ({classifier.task}, {seed_name}) on test qc_train subjects, at the threshold chosen on calibration subjects."))
@@ -191,7 +192,7 @@ def write_results(
     content = ReportContent(
         preset=config.preset,
         tables=tables,
-        figures=_figures(out_dir, per_case, evaluated, config, qc_models),
+        figures=_figures(out_dir, per_case, evaluated, config, list(zip(qc_models, qc_classifiers))),
         significance_levels=tuple(config.experiment.significance_levels),
         timings_s=timings_s,
         notes=notes,

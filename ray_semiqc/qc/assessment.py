@@ -79,18 +79,9 @@ def subject_folds(cases: list[dict], folds: int, calibration_fraction: float, se
 
 def assess_fold(task: str, qc: QCConfig, cases: list[dict], split: QCSplit, seed: int) -> FoldAssessment:
     """Fit on the split's training subjects, choose the threshold on its calibration subjects, score its test subjects."""
-
-    def of(subjects: list[str]) -> list[dict]:
-        chosen = set(subjects)
-        return [c for c in cases if c["subject_id"] in chosen]
-
-    def fitted(part: list[dict]) -> tuple[list[dict], list[bool]]:
-        return [row_curves(c) for c in part], [c["erroneous"] for c in part]
-
-    test = of(split.test)
-    classifier = QCClassifier.from_config(task, qc, seed=seed).fit(*fitted(of(split.train)))
-    classifier.calibrate(*fitted(of(split.calibration)), qc.youden_sensitivity_weight)
-    classifier.assess(*fitted(test), [case_source(c) for c in test])
+    train = _cases_of(cases, split.train)
+    classifier = QCClassifier.from_config(task, qc, seed=seed).fit([row_curves(c) for c in train], [c["erroneous"] for c in train])
+    calibrate_and_assess(classifier, cases, split, qc)
     return FoldAssessment(
         erroneous=classifier.test_erroneous_,
         p_erroneous=classifier.test_p_erroneous_,
@@ -98,6 +89,14 @@ def assess_fold(task: str, qc: QCConfig, cases: list[dict], split: QCSplit, seed
         sources=classifier.test_sources_,
         auc=classifier.test_point_.auc,
     )
+
+
+def calibrate_and_assess(classifier: QCClassifier, cases: list[dict], split: QCSplit, qc: QCConfig) -> QCClassifier:
+    """A fitted classifier's threshold chosen on the split's calibration subjects, then judged on its
+    test subjects (each test case labelled with its source, `case_source`)."""
+    calibration, test = _cases_of(cases, split.calibration), _cases_of(cases, split.test)
+    classifier.calibrate([row_curves(c) for c in calibration], [c["erroneous"] for c in calibration], qc.youden_sensitivity_weight)
+    return classifier.assess([row_curves(c) for c in test], [c["erroneous"] for c in test], [case_source(c) for c in test])
 
 
 def pool_folds(task: str, folds: Sequence[FoldAssessment], target_sensitivity: float) -> dict:
@@ -132,6 +131,11 @@ def pool_folds(task: str, folds: Sequence[FoldAssessment], target_sensitivity: f
             for row in tally_by_source(erroneous, called, [source for f in folds for source in f.sources])
         ],
     }
+
+
+def _cases_of(cases: list[dict], subjects: list[str]) -> list[dict]:
+    chosen = set(subjects)
+    return [c for c in cases if c["subject_id"] in chosen]
 
 
 def _verdicts(cases: list[dict]) -> dict[str, list[bool]]:
