@@ -142,6 +142,9 @@ class ExperimentConfig:
     train_workers: int = 1  # Ray Train workers per trial (Train V2 in Tune has no in-process mode)
     train_use_gpu: bool = False  # one GPU per Ray Train worker
     qc_train_workers: int = 1  # Ray Train workers of the QC classifier (0: in the driver's process)
+    # The qc stage also cross-validates the QC method by subject (as `semiqc qc assess` does): every
+    # qc_train subject tested once. One split's test fifth knows the sensitivity only to about ±0.1.
+    cross_validate_qc: bool = True
     trial_cpus: float = 0.0  # a Tune trial only drives its Ray Train run; the workers hold the CPUs/GPUs ...
     trial_memory_mib: int = 256  # ... while the trial holds the memory it builds its slice datasets in
     evaluation_cpus: float = 1.0  # per Ray task that segments and scores the test split with one model
@@ -240,6 +243,7 @@ PRESETS: dict[str, Config] = {
             lstm_hidden=16,
             epochs=150,
             model_spread_steps=(40,),
+            assessment_folds=2,  # 16 qc_train subjects: folds of 8 test the plumbing of the cross-validation, nothing more
             volume_rel_error=1.5,
             ef_abs_error_points=20.0,
             min_frame_dice=0.45,
@@ -280,8 +284,10 @@ PRESETS: dict[str, Config] = {
             learning_rate=3e-3,
             validate_every_steps=100,
         ),
-        # The demo's hearts (anatomy_scale 0.65, 2.5 mm pixels) hold 20–45 mL, so a one-pixel boundary
-        # shift already moves a volume > 10%: the reviewer's tolerance is scaled to that voxel size.
+        # The demo's hearts (anatomy_scale 0.65, 2.5 mm pixels) hold 20–45 mL: one pixel all round a truth
+        # mask is 28–38 % of its LVEDV and 44–134 % of its RVESV (10th–90th percentile of the qc_train
+        # subjects; aorta area 43–63 %). Hence tolerances looser than the paper's; still finer than a pixel,
+        # so some errors the reviewer calls erroneous barely show in the curves (docs/RESULTS.md, QC).
         qc=QCConfig(volume_rel_error=0.25, ef_abs_error_points=10.0, min_frame_dice=0.6),
         # 2 cores, model-bound on CPU: two single-threaded actors from the start (two 1-thread processes
         # segment 1.8× faster than one with 2 threads). Each holds 0.5 logical CPU: Ray Data reserves an

@@ -31,7 +31,7 @@ from ray_semiqc.cohort.subject import load_subject
 from ray_semiqc.config import Config, load_preset
 from ray_semiqc.distributed.coordinator import SSL_SCENARIOS, ExperimentCoordinator, ExperimentState, WorkItem, plan_items
 from ray_semiqc.distributed.inference import infer_cohort
-from ray_semiqc.distributed.qc import build_qc_set, train_qc_on_ray
+from ray_semiqc.distributed.qc import build_qc_set, cross_validate_qc_on_ray, train_qc_on_ray
 from ray_semiqc.distributed.session import ensure_ray
 from ray_semiqc.distributed.tune_grid import SegTrial, run_seg_grid
 from ray_semiqc.evaluate.cases import evaluate_model
@@ -100,11 +100,14 @@ def evaluate_run(run: Path, cohort: Path, out: Path | None = None) -> Path:
     )
 
 
-def _run_artefacts(completed: dict[str, dict]) -> tuple[list[Path], list[Path]]:
-    """The run's QC models and selection files, in task/seed order, from its recorded state."""
-    qc_models = [Path(out["model"]) for key, out in sorted(completed.items()) if key.startswith("qc/")]
+def _run_artefacts(completed: dict[str, dict]) -> tuple[list[Path], list[Path], list[Path]]:
+    """The run's QC models, QC cross-validations (where the run made them) and selection files, in
+    task/seed order, from its recorded state."""
+    qc_outputs = [out for key, out in sorted(completed.items()) if key.startswith("qc/")]
+    qc_models = [Path(out["model"]) for out in qc_outputs]
+    qc_cross_validations = [Path(out["cross_validation"]) for out in qc_outputs if "cross_validation" in out]
     selections = [Path(out["selection"]) for key, out in sorted(completed.items()) if key.startswith("selection/")]
-    return qc_models, selections
+    return qc_models, qc_cross_validations, selections
 
 
 def _preset_differences(config: Config) -> str:
@@ -260,7 +263,10 @@ class _Stages:
             out = self.run_dir / "qc" / item.task / f"seed{item.seed}"
             qc_set = build_qc_set(self.cohort, item.task, models, out, self.config, seed=item.seed)
             qc_model = train_qc_on_ray(qc_set, out, self.config, seed=item.seed, workers=self.config.experiment.qc_train_workers)
-            self._complete(item, {"set": str(qc_set), "model": str(qc_model)})
+            outputs = {"set": str(qc_set), "model": str(qc_model)}
+            if self.config.experiment.cross_validate_qc:
+                outputs["cross_validation"] = str(cross_validate_qc_on_ray(qc_set, out, self.config, seed=item.seed))
+            self._complete(item, outputs)
 
     def inference(self, items: list[WorkItem]) -> None:
         for item in items:

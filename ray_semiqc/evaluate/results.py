@@ -1,10 +1,12 @@
 """From evaluated models to the run's results: tables (CSV/Parquet), figures (PNG) and report.html.
 
     OUT/results/table1.csv table2.csv table3.csv qc.csv qc_by_source.csv per_case.parquet selection.parquet
+                [qc_cross_validation.csv qc_cross_validation_by_source.csv: where the run cross-validated its QC]
     OUT/figures/*.png  OUT/report.html
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from ray_semiqc.evaluate.report import ReportContent, write_report
 from ray_semiqc.evaluate.selection import SELECTION_COLUMNS, selection_quality
 from ray_semiqc.evaluate.tables import (
     dice_by_cohort_group,
+    qc_cross_validation_table,
     qc_source_table,
     qc_table,
     selection_by_cohort_group,
@@ -151,6 +154,7 @@ def write_results(
     config: Config,
     evaluated: list[EvaluatedModel],
     qc_models: list[Path],
+    qc_cross_validations: list[Path],
     selection_files: list[Path],
     timings_s: dict[str, float],
     notes: list[str],
@@ -158,6 +162,7 @@ def write_results(
 ) -> Path:
     """Write every table, figure and the report into OUT (the run itself, or an evaluation folder).
 
+    `qc_cross_validations` are the run's `qc_cross_validation.json` files (none where it made none).
     `pool_dice` (`selection.pool_true_dice` per task and seed) exists only where the run's own pool
     has hidden truth; with it, `selection_quality` tells how good each scenario's pseudo-labels were.
     An evaluation on another cohort has none."""
@@ -184,9 +189,14 @@ def write_results(
         "dice_by_group": dice_by_cohort_group(per_case, scenarios),
         "selection_by_group": selection_by_cohort_group(selection),
     }
+    if qc_cross_validations:
+        assessments = [json.loads(Path(p).read_text()) for p in qc_cross_validations]
+        tables["qc_cross_validation"] = qc_cross_validation_table(assessments)
+        tables["qc_cross_validation_by_source"] = qc_source_table([row for a in assessments for row in a["by_source"]])
     if pool_dice is not None:
         tables["selection_quality"] = selection_quality(selection, pool_dice)
-    for name in ("table1", "table2", "table3", "qc", "qc_by_source", "selection_quality"):
+    written = ("table1", "table2", "table3", "qc", "qc_by_source", "qc_cross_validation", "qc_cross_validation_by_source", "selection_quality")
+    for name in written:
         if name in tables:
             tables[name].to_csv(results_dir / f"{name}.csv", index=False)
     content = ReportContent(

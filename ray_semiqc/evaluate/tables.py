@@ -28,6 +28,21 @@ QC_COLUMNS = (
     "specificity_at_target",
 )
 QC_SOURCE_COLUMNS = ("task", "source", "erroneous", "caught", "good", "passed")
+QC_CROSS_VALIDATION_COLUMNS = (
+    "task",
+    "folds",
+    "sensitivity",
+    "sensitivity_ci95_low",
+    "sensitivity_ci95_high",
+    "specificity",
+    "auc_mean",
+    "auc_min",
+    "auc_max",
+    "target_sensitivity",
+    "specificity_at_target_mean",
+    "n",
+    "n_erroneous",
+)
 GROUP_DICE_COLUMNS = ("task", "scenario", "cohort_group", "dice_mean", "dice_sd", "n")
 SELECTION_GROUP_COLUMNS = ("task", "scenario", "cohort_group", "subjects")
 MANUAL_SCENARIO = "manual"
@@ -99,6 +114,15 @@ def table3(per_case: pd.DataFrame, scenarios: tuple[str, ...], task: str = "sax"
 def qc_table(qc_rows: list[dict]) -> pd.DataFrame:
     """One row per task (and seed, in order) with the QC classifier's operating point on its test subjects."""
     return pd.DataFrame(qc_rows).loc[:, list(QC_COLUMNS)] if qc_rows else pd.DataFrame(columns=list(QC_COLUMNS))
+
+
+def qc_cross_validation_table(reports: list[dict]) -> pd.DataFrame:
+    """One row per task (and seed, in order) of the cross-validated QC assessment (`qc.assessment.pool_folds`):
+    the pooled operating point, and AUC and specificity at the target sensitivity over the folds."""
+    rows = [
+        {**report, "auc_min": min(report["auc_per_fold"]), "auc_max": max(report["auc_per_fold"])} for report in reports
+    ]
+    return pd.DataFrame(rows, columns=list(QC_CROSS_VALIDATION_COLUMNS))
 
 
 def qc_source_table(source_rows: list[dict]) -> pd.DataFrame:

@@ -7,7 +7,14 @@ import pytest
 from ray_semiqc.distributed.coordinator import STATE_FILE
 from ray_semiqc.distributed.experiment import evaluate_run, run_experiment
 from ray_semiqc.evaluate.selection import SELECTION_COLUMNS, SELECTION_QUALITY_COLUMNS
-from ray_semiqc.evaluate.tables import QC_COLUMNS, QC_SOURCE_COLUMNS, TABLE1_COLUMNS, TABLE2_COLUMNS, TABLE3_COLUMNS
+from ray_semiqc.evaluate.tables import (
+    QC_COLUMNS,
+    QC_CROSS_VALIDATION_COLUMNS,
+    QC_SOURCE_COLUMNS,
+    TABLE1_COLUMNS,
+    TABLE2_COLUMNS,
+    TABLE3_COLUMNS,
+)
 
 SCENARIOS = ("full", "half", "ssl_noqc", "ssl_crf", "semiqcseg")
 
@@ -36,6 +43,16 @@ def test_the_grid_trains_every_scenario_and_reports_its_tables(smoke_run, experi
     by_source = pd.read_csv(results / "qc_by_source.csv")
     assert tuple(by_source.columns) == QC_SOURCE_COLUMNS
     assert by_source.groupby("task")[["erroneous", "good"]].sum().sum(axis=1).to_dict() == pd.read_csv(results / "qc.csv").set_index("task")["n"].to_dict()
+    # the QC method cross-validated by subject: every usable case of each task's QC set tested once
+    cross_validated = pd.read_csv(results / "qc_cross_validation.csv").set_index("task")
+    assert tuple(cross_validated.reset_index().columns) == QC_CROSS_VALIDATION_COLUMNS
+    assert (cross_validated["folds"] == experiment_config.qc.assessment_folds).all()
+    for task in ("aorta", "sax"):
+        qc_set = pd.read_parquet(run / "qc" / task / "seed0" / "set.parquet")
+        usable = qc_set[(qc_set["status"] == "ok") & qc_set["qc_error"].isna()]
+        assert (cross_validated.loc[task, "n"], cross_validated.loc[task, "n_erroneous"]) == (len(usable), usable["erroneous"].sum())
+    cv_by_source = pd.read_csv(results / "qc_cross_validation_by_source.csv")
+    assert cv_by_source.groupby("task")[["erroneous", "good"]].sum().sum(axis=1).to_dict() == cross_validated["n"].to_dict()
     # the phantom hides truth for its pool: how good the chosen pseudo-labels really were is reported
     quality = pd.read_csv(results / "selection_quality.csv")
     assert tuple(quality.columns) == SELECTION_QUALITY_COLUMNS
@@ -78,6 +95,7 @@ def test_report_holds_the_tables_and_figures_offline(smoke_run):
     run, report = smoke_run
     text = report.read_text()
     assert "seed paper: Dice % mean (SD)" in text and "data:image/png;base64," in text
+    assert "cross-validated by subject" in text and "Not made by this run" not in text
     figures = {p.name for p in (run / "figures").glob("*.png")}
     for task in ("aorta", "sax"):
         assert {f"fig2_dice_change_{task}.png", f"fig3_panel_{task}.png", f"curves_{task}.png", f"qc_roc_{task}_seed0.png"} <= figures

@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ray_semiqc.evaluate.report import ReportContent, table2_beside_seed, write_report
-from ray_semiqc.evaluate.tables import QC_COLUMNS, QC_SOURCE_COLUMNS, TABLE1_COLUMNS, TABLE3_COLUMNS
+from ray_semiqc.evaluate.tables import QC_COLUMNS, QC_CROSS_VALIDATION_COLUMNS, QC_SOURCE_COLUMNS, TABLE1_COLUMNS, TABLE3_COLUMNS
 
 
 def small_tables() -> dict[str, pd.DataFrame]:
@@ -47,3 +47,19 @@ def test_report_is_self_contained_html_with_tables_and_embedded_figures(tmp_path
     assert "specificity_at_target" in text and "injected: temporal_spike" in text
     assert f"data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()}" in text
     assert "src=\"http" not in text and "<script" not in text  # readable offline
+
+
+def test_report_shows_the_cross_validated_qc_where_the_run_made_it(tmp_path):
+    without = write_report(tmp_path / "a.html", ReportContent("smoke", small_tables(), [], (0.001,))).read_text()
+    assert "cross-validated by subject" in without and "Not made by this run" in without
+    tables = {
+        **small_tables(),
+        "qc_cross_validation": pd.DataFrame(
+            [("sax", 5, 0.861, 0.807, 0.901, 0.678, 0.887, 0.861, 0.922, 0.95, 0.361, 360, 208)],
+            columns=list(QC_CROSS_VALIDATION_COLUMNS),
+        ),
+        "qc_cross_validation_by_source": pd.DataFrame([("sax", "injected: rv_leak_into_atrium", 26, 14, 1, 0)], columns=list(QC_SOURCE_COLUMNS)),
+    }
+    text = write_report(tmp_path / "b.html", ReportContent("demo", tables, [], (0.001,))).read_text()
+    assert "Not made by this run" not in text
+    assert "0.861" in text and "0.922" in text and "injected: rv_leak_into_atrium" in text

@@ -3,13 +3,16 @@ import pandas as pd
 import pytest
 
 from ray_semiqc.evaluate.agreement import TABLE3_METRICS, manual_column
+from ray_semiqc.qc.assessment import FoldAssessment, pool_folds
 from ray_semiqc.evaluate.tables import (
     QC_COLUMNS,
+    QC_CROSS_VALIDATION_COLUMNS,
     QC_SOURCE_COLUMNS,
     TABLE1_COLUMNS,
     TABLE2_COLUMNS,
     TABLE3_COLUMNS,
     dice_by_cohort_group,
+    qc_cross_validation_table,
     qc_source_table,
     qc_table,
     selection_by_cohort_group,
@@ -81,6 +84,21 @@ def test_qc_table_columns():
     source = {"task": "sax", "source": "injected: empty_frame", "erroneous": 4, "caught": 4, "good": 0, "passed": 0}
     assert qc_source_table([source]).to_dict("records") == [source]
     assert tuple(qc_source_table([]).columns) == QC_SOURCE_COLUMNS
+
+
+def test_qc_cross_validation_table_pools_the_folds_and_spans_their_auc():
+    def fold(erroneous, p_erroneous, threshold, auc):
+        return FoldAssessment(np.array(erroneous), np.array(p_erroneous), threshold, ["m"] * len(erroneous), auc)
+
+    # fold 1 catches 1 of 2 errors and passes both good cases; fold 2 catches its error and passes 1 of 2
+    folds = [fold([True, True, False, False], [0.9, 0.4, 0.2, 0.1], 0.5, 1.0), fold([True, False, False], [0.5, 0.6, 0.3], 0.45, 0.5)]
+    table = qc_cross_validation_table([pool_folds("sax", folds, target_sensitivity=0.95)])
+    assert tuple(table.columns) == QC_CROSS_VALIDATION_COLUMNS
+    row = table.to_dict("records")[0]
+    assert (row["folds"], row["n"], row["n_erroneous"]) == (2, 7, 3)
+    assert row["sensitivity"] == pytest.approx(2 / 3) and row["specificity"] == pytest.approx(3 / 4)
+    assert (row["auc_mean"], row["auc_min"], row["auc_max"]) == (0.75, 0.5, 1.0)
+    assert tuple(qc_cross_validation_table([]).columns) == QC_CROSS_VALIDATION_COLUMNS
 
 
 def test_dice_split_by_healthy_and_disease():
