@@ -79,7 +79,8 @@ def _section(title: str, body: str, note: str = "") -> str:
 def _qc_cross_validation_section(tables: dict[str, pd.DataFrame]) -> str:
     title = "QC method, cross-validated by subject (every qc_train subject tested once)"
     if "qc_cross_validation" not in tables:
-        return _section(title, "", "Not made by this run (experiment.cross_validate_qc is off): `semiqc qc assess` makes it from a QC set.")
+        missing = "Not made by this run (experiment.cross_validate_qc off, or a run from before the option): "
+        return _section(title, "", missing + "`semiqc qc assess` makes it from the run's QC set.")
     return _section(
         title,
         _table_html(tables["qc_cross_validation"], 3) + _table_html(tables["qc_cross_validation_by_source"]),
