@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_RUN ?= runs/demo
 
-.PHONY: demo test setup clean
+.PHONY: demo test format setup clean
 
 # torch first, pinned: on a CPU machine this takes the CPU build; the rest then sees it installed.
 $(STAMP): pyproject.toml
@@ -16,7 +16,13 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 test: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest tests
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 demo: $(STAMP)
 	$(VENV)/bin/semiqc synth --preset demo --out $(DEMO_RUN)/cohort --seed 0 --montage

@@ -10,6 +10,7 @@ GPU machine without Ray; on a CPU it runs with tiny iteration counts.
 Last line: JSON with "benchmark", the figures, "cpus", "gpu" and "ratio" = res_unet
 bf16+compile inference img/s ÷ fp32 inference img/s (or the best mode measured ÷ fp32).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,7 +74,12 @@ def measure(name, task, mode, size, batch, iterations, warmup, device, seed) -> 
     inference = images_per_second(model, infer, batch, iterations, warmup, device)
     model.train()
     training = images_per_second(model, train, batch, iterations, warmup, device)
-    return {"network": name, "mode": mode, "inference_img_per_s": round(inference, 2), "training_img_per_s": round(training, 2)}
+    return {
+        "network": name,
+        "mode": mode,
+        "inference_img_per_s": round(inference, 2),
+        "training_img_per_s": round(training, 2),
+    }
 
 
 def main() -> None:

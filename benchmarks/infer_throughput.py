@@ -20,6 +20,7 @@ On CPU, decode and model share the cores, so the bound is 1 / (1/decode + 1/mode
 it is min(decode, model). The last line is one JSON object; "ratio" = pipeline / naive, and
 "fraction_of_bound" is end to end (start-up included).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,7 +86,9 @@ def naive_loop(cohort: Path, records: list, model_path: Path, config: Config) ->
     for record in records:
         subject = load_subject(cohort, record, SAX, with_label=False)
         labels = segment_subject(model, subject.image, SAX, crop, "cpu", batch)
-        task_metrics(SAX, task_curves(SAX, labels, subject.spacing_mm), record.ed_frame, record.central_pulse_pressure_mmhg)
+        task_metrics(
+            SAX, task_curves(SAX, labels, subject.spacing_mm), record.ed_frame, record.central_pulse_pressure_mmhg
+        )
     return len(records) / (time.perf_counter() - started)
 
 
@@ -161,10 +164,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--subjects", type=int, default=1000, help="unlabelled subjects in the cohort")
-    parser.add_argument("--rate-subjects", type=int, default=32, help="subjects the naive loop and the ceilings are timed on")
+    parser.add_argument(
+        "--rate-subjects", type=int, default=32, help="subjects the naive loop and the ceilings are timed on"
+    )
     parser.add_argument("--scaling-subjects", type=int, default=32, help="subjects per row of the scaling table")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--work", type=Path, default=None, help="folder for the cohort and outputs (default: a temp dir)")
+    parser.add_argument(
+        "--work", type=Path, default=None, help="folder for the cohort and outputs (default: a temp dir)"
+    )
     args = parser.parse_args()
     config = load_preset(args.preset)
     cpus = os.cpu_count()
@@ -174,7 +181,9 @@ def main() -> None:
 
     started = time.perf_counter()
     records = write_unlabelled_cohort(cohort, config, args.subjects, args.seed, cpus)
-    print(f"cohort: {len(records)} unlabelled {args.preset} subjects in {time.perf_counter() - started:.0f} s → {cohort}")
+    print(
+        f"cohort: {len(records)} unlabelled {args.preset} subjects in {time.perf_counter() - started:.0f} s → {cohort}"
+    )
     model_path = write_model(work / "model.pt", config)
 
     crop = config.seg.crop_size["sax"]
@@ -183,7 +192,9 @@ def main() -> None:
     print(f"decode ceiling ({cpus} processes): {decode:.2f} subjects/s")
     model_rate = model_ceiling(cohort, sample, model_path, config, cpus)
     images_per_subject = len(_decode(cohort, records[0], crop))
-    print(f"model ceiling ({cpus} single-threaded processes): {model_rate:.2f} subjects/s, {model_rate * images_per_subject:.0f} images/s")
+    print(
+        f"model ceiling ({cpus} single-threaded processes): {model_rate:.2f} subjects/s, {model_rate * images_per_subject:.0f} images/s"
+    )
     bound = min(decode, model_rate) if gpu else 1.0 / (1.0 / decode + 1.0 / model_rate)
     naive = naive_loop(cohort, records, model_path, config)
     print(f"naive loop: {naive:.2f} subjects/s")
@@ -205,12 +216,16 @@ def main() -> None:
     for row in rows:
         overrides = {key: value for key, value in row.items() if key != "cpus"}
         out = work / ("scaling_" + "_".join(f"{key}{value}" for key, value in row.items()).replace(" ", ""))
-        row_summary = pipeline(cohort, model_path, out, config.replace(inference=overrides), row["cpus"], subject_ids=subset)
+        row_summary = pipeline(
+            cohort, model_path, out, config.replace(inference=overrides), row["cpus"], subject_ids=subset
+        )
         scaling.append({**row, "actors": list(row["actors"]), "subjects_per_s": round(row_summary.subjects_per_s, 3)})
     print(f"{'cpus':>4} {'actors':>7} {'cpu/actor':>9} {'threads':>7} {'subjects/s':>10}")
     for row in scaling:
-        actors = "%d-%d" % tuple(row["actors"])
-        print(f"{row['cpus']:>4} {actors:>7} {row['cpus_per_actor']:>9} {row['torch_threads_per_actor']:>7} {row['subjects_per_s']:>10.2f}")
+        actors = "{}-{}".format(*row["actors"])
+        print(
+            f"{row['cpus']:>4} {actors:>7} {row['cpus_per_actor']:>9} {row['torch_threads_per_actor']:>7} {row['subjects_per_s']:>10.2f}"
+        )
 
     result = {
         "benchmark": "infer_throughput",

@@ -5,6 +5,7 @@
 Both write the same cohort (same seed, byte-identical files); the ratio is Ray subjects/s ÷
 serial subjects/s. Ray start-up is outside the timing, worker start-up (imports) inside it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,13 @@ def main() -> None:
     # paper-size subjects (192×208, 10 slices × 50 frames, 100 aortic frames), only `--subjects` of them
     config = load_preset(
         "paper",
-        phantom={"labelled_subjects": args.subjects, "labelled_aorta_subjects": args.subjects,
-                 "test_subjects": 0, "qc_train_subjects": 0, "unlabelled_subjects": 0},
+        phantom={
+            "labelled_subjects": args.subjects,
+            "labelled_aorta_subjects": args.subjects,
+            "test_subjects": 0,
+            "qc_train_subjects": 0,
+            "unlabelled_subjects": 0,
+        },
     )
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
@@ -47,17 +53,23 @@ def main() -> None:
         assert serial.records == parallel.records, "serial and Ray cohorts differ"
 
     serial_rate, ray_rate = args.subjects / serial_s, args.subjects / ray_s
-    print(f"serial: {serial_rate:.3f} subjects/s ({serial_s:.1f} s); ray tasks on {args.cpus} CPUs: {ray_rate:.3f} subjects/s ({ray_s:.1f} s)")
-    print(json.dumps({
-        "benchmark": "synth_throughput",
-        "preset": "paper",
-        "subjects": args.subjects,
-        "serial_subjects_per_s": round(serial_rate, 4),
-        "ray_subjects_per_s": round(ray_rate, 4),
-        "cpus": args.cpus,
-        "gpu": None,
-        "ratio": round(ray_rate / serial_rate, 3),
-    }))
+    print(
+        f"serial: {serial_rate:.3f} subjects/s ({serial_s:.1f} s); ray tasks on {args.cpus} CPUs: {ray_rate:.3f} subjects/s ({ray_s:.1f} s)"
+    )
+    print(
+        json.dumps(
+            {
+                "benchmark": "synth_throughput",
+                "preset": "paper",
+                "subjects": args.subjects,
+                "serial_subjects_per_s": round(serial_rate, 4),
+                "ray_subjects_per_s": round(ray_rate, 4),
+                "cpus": args.cpus,
+                "gpu": None,
+                "ratio": round(ray_rate / serial_rate, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ dropped; wall times (Ray's include trainer start-up) are reported beside it.
 Last line: JSON with "benchmark", figures per network, "cpus", "gpu" and "ratio" = the lower
 of the two networks' Ray ÷ bare steady-state images/s (goal ≥ 0.9).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,7 +53,11 @@ def main() -> None:
         cohort = scratch / "cohort"
         write_cohort(cohort, load_preset("smoke").phantom, seed=args.seed)
     config = load_preset(args.preset).replace(
-        seg={"train_steps": args.steps, "validate_every_steps": max(args.steps // 4, 1), "cpus_per_worker": float(args.cpus)}
+        seg={
+            "train_steps": args.steps,
+            "validate_every_steps": max(args.steps // 4, 1),
+            "cpus_per_worker": float(args.cpus),
+        }
     )
     torch.set_num_threads(args.cpus)
     ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)

@@ -9,6 +9,7 @@
 Arguments are those of `semiqc infer` (`--help` lists them). Re-running with the same --out
 resumes: subjects that already have a row are skipped.
 """
+
 import sys
 
 from ray_semiqc.cli import main

@@ -7,6 +7,7 @@
 Arguments are those of `semiqc experiment` (`--help` lists them). Re-running with the same
 --out resumes the experiment where it stopped.
 """
+
 import sys
 
 from ray_semiqc.cli import main

@@ -5,6 +5,7 @@
 
 Arguments are those of `semiqc synth` (`--help` lists them).
 """
+
 import sys
 
 from ray_semiqc.cli import main

@@ -1,9 +1,10 @@
 """`semiqc` — one subcommand per pipeline stage; each parses its arguments and calls one function.
 
-    semiqc synth --preset smoke --out runs/smoke/cohort
-    semiqc validate runs/smoke/cohort
-    semiqc experiment --preset smoke --cohort runs/smoke/cohort --out runs/smoke
+semiqc synth --preset smoke --out runs/smoke/cohort
+semiqc validate runs/smoke/cohort
+semiqc experiment --preset smoke --cohort runs/smoke/cohort --out runs/smoke
 """
+
 from __future__ import annotations
 
 import argparse
@@ -107,10 +108,21 @@ def _infer(args) -> int:
     from ray_semiqc.distributed.inference import infer_cohort
 
     config = load_preset(args.preset)
-    overrides = {"subjects_per_block": args.subjects_per_block, "gpus_per_actor": args.gpus_per_actor, "actors": args.actors}
+    overrides = {
+        "subjects_per_block": args.subjects_per_block,
+        "gpus_per_actor": args.gpus_per_actor,
+        "actors": args.actors,
+    }
     config = config.replace(inference={k: v for k, v in overrides.items() if v is not None})
     summary = infer_cohort(
-        args.cohort, args.task, args.model, args.out, config, qc_model_path=args.qc, write_masks=args.masks, split=args.split
+        args.cohort,
+        args.task,
+        args.model,
+        args.out,
+        config,
+        qc_model_path=args.qc,
+        write_masks=args.masks,
+        split=args.split,
     )
     print(summary)
     return 0 if summary.subjects_ok > 0 or summary.subjects_total == 0 else 1
@@ -145,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--preset", choices=presets, default="demo")
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--subjects", type=int, default=None, help="size of the unlabelled pool (default: preset)")
-    synth.add_argument("--montage", action="store_true", help="also write montage.png (slices × frames, label contours)")
+    synth.add_argument(
+        "--montage", action="store_true", help="also write montage.png (slices × frames, label contours)"
+    )
     synth.set_defaults(run=_synth)
 
     validate = commands.add_parser("validate", help="check a cohort; one line per bad subject")
@@ -180,7 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     build = qc_commands.add_parser("build-set", help="segment qc_train subjects and label them as a clinician would")
     build.add_argument("--cohort", type=Path, required=True)
     build.add_argument("--task", choices=["sax", "aorta"], required=True)
-    build.add_argument("--models", type=Path, nargs="+", required=True, help="segmentation checkpoints that make the cases")
+    build.add_argument(
+        "--models", type=Path, nargs="+", required=True, help="segmentation checkpoints that make the cases"
+    )
     build.add_argument("--out", type=Path, required=True)
     build.add_argument("--preset", choices=presets, default="demo")
     build.add_argument("--seed", type=int, default=0)
@@ -208,7 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--cohort", type=Path, required=True)
     infer.add_argument("--task", choices=["sax", "aorta"], required=True)
     infer.add_argument("--model", type=Path, required=True)
-    infer.add_argument("--qc", type=Path, default=None, help="QC model: adds the probability of an accurate segmentation")
+    infer.add_argument(
+        "--qc", type=Path, default=None, help="QC model: adds the probability of an accurate segmentation"
+    )
     infer.add_argument("--out", type=Path, required=True)
     infer.add_argument("--preset", choices=presets, default="demo")
     infer.add_argument("--subjects-per-block", type=int, default=None)
@@ -220,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     experiment = commands.add_parser("experiment", help="the five-scenario semiQCSeg experiment → report.html")
     experiment.add_argument("--preset", choices=presets, default="demo")
-    experiment.add_argument("--cohort", type=Path, default=None, help="default: synthesise the preset's phantom into OUT/cohort")
+    experiment.add_argument(
+        "--cohort", type=Path, default=None, help="default: synthesise the preset's phantom into OUT/cohort"
+    )
     experiment.add_argument("--out", type=Path, required=True)
     experiment.add_argument("--seeds", type=_ints, default=None)
     experiment.add_argument("--scenarios", type=_names, default=None)

@@ -4,6 +4,7 @@ laptop in under 20 minutes), `paper` (the seed's sizes).
 One `Config` per run, built with `load_preset(name, **section_overrides)` and saved as
 `config.json` in the run folder. Sections are frozen dataclasses, one per stage.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,7 +33,9 @@ class PhantomConfig:
     supersample: int = 3  # render at this factor, then average: partial-volume edges
     artefact_fraction: float = 0.15  # subjects with a hard artefact (ghost, dark slice, low SNR, ...)
     healthy_fraction: float = 0.5
-    anatomy_scale: float = 1.0  # in-plane size of heart and vessels relative to an adult: a small matrix holds a smaller body
+    anatomy_scale: float = (
+        1.0  # in-plane size of heart and vessels relative to an adult: a small matrix holds a smaller body
+    )
     slice_misalignment_mm: float = 1.5  # SD of the in-plane shift between breath-holds (one per SAX slice)
     snr_range: tuple[float, float] = (15.0, 30.0)  # blood signal ÷ noise sigma, drawn per subject
     low_snr_range: tuple[float, float] = (2.5, 4.0)  # the same for the low-SNR artefact
@@ -83,8 +86,12 @@ class QCConfig:
     gradient_clip_norm: float = 1.0
     error_class_weight: float = 3.0  # loss weight on erroneous cases: optimised for sensitivity
     youden_sensitivity_weight: float = 0.8  # w in J_w = 2[w·Se + (1−w)·Sp] − 1
-    assessment_folds: int = 5  # subject folds of the cross-validated assessment (`semiqc qc assess`): every subject tested once
-    target_sensitivity: float = 0.95  # the seed's bar (96% aorta, 95% SAX): results show the specificity the test ROC allows there
+    assessment_folds: int = (
+        5  # subject folds of the cross-validated assessment (`semiqc qc assess`): every subject tested once
+    )
+    target_sensitivity: float = (
+        0.95  # the seed's bar (96% aorta, 95% SAX): results show the specificity the test ROC allows there
+    )
     calibration_fraction: float = 0.2  # qc_train subjects that choose the operating threshold
     test_fraction: float = 0.2  # qc_train subjects the reported sensitivity/specificity/AUC come from
     # The reviewer's "erroneous" verdict (clinically relevant error against truth)
@@ -93,11 +100,18 @@ class QCConfig:
     min_frame_dice: float = 0.7
     reviewer_label_noise: float = 0.02
     failure_injection_fraction: float = 0.3
-    model_spread_steps: tuple[int, ...] = (100,)  # half-model snapshots that make QC cases, beside the final half and full models
+    model_spread_steps: tuple[int, ...] = (
+        100,
+    )  # half-model snapshots that make QC cases, beside the final half and full models
     failure_max_px: int = 3  # an injected leak/spike grows or shrinks a mask by 1..this many pixels
     # Typical adult sizes: the QC classifier sees log(curve peak / scale), so only the order matters
     curve_reference_scale: dict = field(
-        default_factory=lambda: {"lv_volume_ml": 150.0, "myo_volume_ml": 120.0, "rv_volume_ml": 160.0, "aorta_area_mm2": 700.0}
+        default_factory=lambda: {
+            "lv_volume_ml": 150.0,
+            "myo_volume_ml": 120.0,
+            "rv_volume_ml": 160.0,
+            "aorta_area_mm2": 700.0,
+        }
     )
 
 
@@ -160,7 +174,7 @@ class Config:
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
 
-    def replace(self, **section_overrides: dict) -> "Config":
+    def replace(self, **section_overrides: dict) -> Config:
         """`cfg.replace(seg={"train_steps": 10})` → a new Config with those fields changed."""
         changed = {}
         for section, overrides in section_overrides.items():
@@ -180,7 +194,7 @@ class Config:
         Path(path).write_text(self.to_json())
 
     @classmethod
-    def from_json(cls, text: str) -> "Config":
+    def from_json(cls, text: str) -> Config:
         raw = json.loads(text)
         sections = {
             "phantom": PhantomConfig,
@@ -200,7 +214,7 @@ class Config:
         return cls(preset=raw["preset"], **built)
 
     @classmethod
-    def load(cls, path: Path) -> "Config":
+    def load(cls, path: Path) -> Config:
         return cls.from_json(Path(path).read_text())
 
 

@@ -6,6 +6,7 @@ ascending aortic area in mm² (pixel count × pixdim x·y). The clinical metrics
 the curves at end-diastole (the manifest's ED frame, 0 by default) and end-systole (the
 frame of minimum LV volume).
 """
+
 from __future__ import annotations
 
 import math
@@ -87,7 +88,9 @@ def task_metrics(
     return _aortic_metrics(curves["aorta_area_mm2"], central_pulse_pressure_mmhg)
 
 
-def _ejection(prefix: str, volume_ml: np.ndarray, ed_frame: int, es_frame: int, notes: dict[str, str]) -> dict[str, float]:
+def _ejection(
+    prefix: str, volume_ml: np.ndarray, ed_frame: int, es_frame: int, notes: dict[str, str]
+) -> dict[str, float]:
     edv, esv = float(volume_ml[ed_frame]), float(volume_ml[es_frame])
     if edv > 0:
         ef = 100.0 * (edv - esv) / edv

@@ -1,4 +1,5 @@
 """The two segmentation tasks differ only in data, so they share all code and differ here."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

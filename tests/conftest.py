@@ -1,4 +1,5 @@
 """Fixtures shared by the whole suite: one Ray session, one smoke cohort, seeded."""
+
 from __future__ import annotations
 
 from pathlib import Path

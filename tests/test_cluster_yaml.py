@@ -1,4 +1,5 @@
 """cluster.yaml is valid for Ray's own autoscaler schema and keeps the promises docs/CLUSTER.md makes."""
+
 import copy
 from pathlib import Path
 

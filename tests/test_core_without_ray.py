@@ -1,4 +1,5 @@
 """Principle: Ray stays out of the core, provably — every core module imports with `ray` unimportable."""
+
 import pkgutil
 import subprocess
 import sys

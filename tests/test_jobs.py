@@ -4,6 +4,7 @@ The cluster gets its own ports, temp dir and token file, so it never meets the t
 session's shared Ray; it is torn down by killing exactly the processes of that temp dir
 (`ray stop` would stop every Ray on the machine).
 """
+
 from __future__ import annotations
 
 import os
@@ -53,10 +54,18 @@ def token_auth_cluster():
     env.pop("RAY_ADDRESS", None)
     dashboard_port = _free_port()
     start = [
-        RAY, "start", "--head", "--num-cpus=2", "--include-dashboard=true",
-        f"--port={_free_port()}", f"--dashboard-port={dashboard_port}", "--dashboard-host=127.0.0.1",
-        f"--ray-client-server-port={_free_port()}", f"--dashboard-agent-listen-port={_free_port()}",
-        f"--temp-dir={temp_dir}", "--disable-usage-stats",
+        RAY,
+        "start",
+        "--head",
+        "--num-cpus=2",
+        "--include-dashboard=true",
+        f"--port={_free_port()}",
+        f"--dashboard-port={dashboard_port}",
+        "--dashboard-host=127.0.0.1",
+        f"--ray-client-server-port={_free_port()}",
+        f"--dashboard-agent-listen-port={_free_port()}",
+        f"--temp-dir={temp_dir}",
+        "--disable-usage-stats",
     ]
     subprocess.run(start, env=env, check=True, capture_output=True, timeout=120)
     try:
@@ -69,9 +78,19 @@ def token_auth_cluster():
 def _submit(cluster: dict, env: dict, out: Path) -> subprocess.CompletedProcess:
     runtime_env = '{"excludes": [".venv", ".git", "runs", "*.egg-info"]}'
     command = [
-        RAY, "job", "submit", f"--address={cluster['address']}", f"--working-dir={REPO}",
-        f"--runtime-env-json={runtime_env}", "--",
-        sys.executable, "jobs/synth_cohort.py", "--preset", "smoke", "--out", str(out),
+        RAY,
+        "job",
+        "submit",
+        f"--address={cluster['address']}",
+        f"--working-dir={REPO}",
+        f"--runtime-env-json={runtime_env}",
+        "--",
+        sys.executable,
+        "jobs/synth_cohort.py",
+        "--preset",
+        "smoke",
+        "--out",
+        str(out),
     ]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 

@@ -126,6 +126,9 @@ def test_metrics_of_the_truth_match_the_phantom_generating_parameters(smoke_coho
                 # partial-volume rendering: a voxel count is within 3% (a distensibility, a small
                 # difference of two areas counted in 6.25 mm² pixels, is not compared)
                 if name in metrics:
-                    assert metrics[name] == pytest.approx(record.phantom[parameter], rel=0.03), (record.subject_id, name)
+                    assert metrics[name] == pytest.approx(record.phantom[parameter], rel=0.03), (
+                        record.subject_id,
+                        name,
+                    )
             if task is SAX:
                 assert end_systolic_frame(curves) == record.es_frame

@@ -6,6 +6,7 @@ labels 1 RV, 2 Myo, 3 LV. Ours: 1 LV, 2 Myo, 3 RV, and a 4-D label whose annotat
 manifest lists. Every patient becomes a `labelled` SAX subject; a bad patient is a problem
 in the returned manifest, not the end of the import.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -69,7 +70,9 @@ def _import_patient(patient: Path, out_root: Path) -> SubjectRecord:
 
     label = np.zeros(cine.data.shape, dtype=np.uint8)
     for frame in sorted({ed, es}):
-        label[..., frame] = _read_ground_truth(patient / f"{subject_id}_frame{frame + 1:02d}_gt.nii.gz", subject_id, cine.data.shape[:3])
+        label[..., frame] = _read_ground_truth(
+            patient / f"{subject_id}_frame{frame + 1:02d}_gt.nii.gz", subject_id, cine.data.shape[:3]
+        )
 
     folder = f"{SUBJECTS_DIR}/{subject_id}"
     frame_interval_ms = float(nib.load(str(cine_path)).header.get_zooms()[3]) or 1.0
@@ -99,7 +102,9 @@ def _read_ground_truth(path: Path, subject_id: str, expected_shape: tuple[int, .
     except NIFTI_READ_ERRORS as err:
         raise CohortError(subject_id, path, f"unreadable NIfTI ({type(err).__name__}: {err})") from None
     if data.shape != tuple(expected_shape):
-        raise CohortError(subject_id, path, f"label shape {data.shape} differs from image shape {tuple(expected_shape)}")
+        raise CohortError(
+            subject_id, path, f"label shape {data.shape} differs from image shape {tuple(expected_shape)}"
+        )
     values = np.unique(data)
     unknown = [v for v in values if v != int(v) or not 0 <= v < len(ACDC_TO_OURS)]
     if unknown:

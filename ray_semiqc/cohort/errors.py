@@ -1,4 +1,5 @@
 """One error type for bad input: it names the subject, the file and the problem."""
+
 from __future__ import annotations
 
 from pathlib import Path

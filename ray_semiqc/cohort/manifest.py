@@ -4,6 +4,7 @@ Paths are relative to the cohort root. A sparse label (only some frames annotate
 full 4-D volume plus its annotated frame indices here: frames not listed are unknown,
 never background. Rows that cannot be used become `Manifest.problems`, not silent drops.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -146,7 +147,9 @@ def read_manifest(root: Path) -> Manifest:
             central_pulse_pressure_mmhg=row.get("central_pulse_pressure_mmhg"),
             source=row.get("source") or "unknown",
             artefact=row.get("artefact") or "none",
-            phantom={k[len(PHANTOM_PREFIX):]: v for k, v in row.items() if k.startswith(PHANTOM_PREFIX) and v is not None},
+            phantom={
+                k[len(PHANTOM_PREFIX) :]: v for k, v in row.items() if k.startswith(PHANTOM_PREFIX) and v is not None
+            },
         )
         try:
             for relative in (record.sa_path, record.ao_path, record.label_sa_path, record.label_ao_path):

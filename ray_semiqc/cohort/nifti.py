@@ -1,4 +1,5 @@
 """NIfTI in and out (nibabel), with every failure turned into a CohortError that names the file."""
+
 from __future__ import annotations
 
 import gzip
@@ -59,7 +60,9 @@ def read_label(path: Path, subject_id: str, n_classes: int, expected_shape: tupl
     volume = read_volume(path, subject_id, dtype=np.float64)
     data = volume.data
     if data.shape != tuple(expected_shape):
-        raise CohortError(subject_id, path, f"label shape {data.shape} differs from image shape {tuple(expected_shape)}")
+        raise CohortError(
+            subject_id, path, f"label shape {data.shape} differs from image shape {tuple(expected_shape)}"
+        )
     values = np.unique(data)
     unknown = [v for v in values if v != int(v) or not 0 <= v < n_classes]
     if unknown:

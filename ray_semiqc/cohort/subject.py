@@ -1,4 +1,5 @@
 """Load one subject's image (and sparse label) for one task, checked against each other."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,7 +33,9 @@ def load_subject(root: Path, record: SubjectRecord, task: Task, *, with_label: b
     image_path = resolve_path(root, record.subject_id, record.image_path(task))
     image = read_volume(image_path, record.subject_id)
     if task.single_slice and image.data.shape[2] != 1:
-        raise CohortError(record.subject_id, image_path, f"{task.name} cine must have one slice, got shape {image.data.shape}")
+        raise CohortError(
+            record.subject_id, image_path, f"{task.name} cine must have one slice, got shape {image.data.shape}"
+        )
     label, annotated = None, ()
     if with_label and record.label_path(task):
         label_path = resolve_path(root, record.subject_id, record.label_path(task))
@@ -41,9 +44,13 @@ def load_subject(root: Path, record: SubjectRecord, task: Task, *, with_label: b
         n_frames = image.data.shape[3]
         outside = [f for f in annotated if not 0 <= f < n_frames]
         if outside:
-            raise CohortError(record.subject_id, label_path, f"annotated frame(s) {outside} out of range 0..{n_frames - 1}")
+            raise CohortError(
+                record.subject_id, label_path, f"annotated frame(s) {outside} out of range 0..{n_frames - 1}"
+            )
         if not annotated:
-            raise CohortError(record.subject_id, label_path, "label file given but the manifest lists no annotated frames")
+            raise CohortError(
+                record.subject_id, label_path, "label file given but the manifest lists no annotated frames"
+            )
     return SubjectVolume(
         subject_id=record.subject_id,
         task=task.name,

@@ -4,6 +4,7 @@
 simulated reviewer (qc/reviewer.py) and analysis may call this; training set building,
 inference and ranking never do (tests/cohort/test_truth_isolation.py proves it).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,6 +3,7 @@
 A bad subject is a `CohortError` (subject, file, problem) in the report and its id in
 `unusable_subjects`; checking goes on with the next one, so one report lists them all.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

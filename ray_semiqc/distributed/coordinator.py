@@ -5,6 +5,7 @@ model). An item is done once its outputs are recorded, and every record is writt
 `state.json` at once (temp file, then rename), so a driver that dies and is started again
 with the same RUN folder resumes at the first item not yet done.
 """
+
 from __future__ import annotations
 
 import json
@@ -97,7 +98,9 @@ class ExperimentState:
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_name(f".{self.path.name}.partial")
-        partial.write_text(json.dumps({"completed": self.completed, "timings_s": self.timings_s}, indent=2, sort_keys=True))
+        partial.write_text(
+            json.dumps({"completed": self.completed, "timings_s": self.timings_s}, indent=2, sort_keys=True)
+        )
         partial.replace(self.path)
 
 

@@ -14,6 +14,7 @@ each produced. Re-running with the same RUN resumes at the first item not done.
     evaluate         one Ray task per model over the test split
     results          tables, figures, report
 """
+
 from __future__ import annotations
 
 import platform
@@ -29,7 +30,13 @@ from ray_semiqc.cohort.manifest import MANIFEST_FILE, read_manifest
 from ray_semiqc.cohort.nifti import write_volume
 from ray_semiqc.cohort.subject import load_subject
 from ray_semiqc.config import Config, load_preset
-from ray_semiqc.distributed.coordinator import SSL_SCENARIOS, ExperimentCoordinator, ExperimentState, WorkItem, plan_items
+from ray_semiqc.distributed.coordinator import (
+    SSL_SCENARIOS,
+    ExperimentCoordinator,
+    ExperimentState,
+    WorkItem,
+    plan_items,
+)
 from ray_semiqc.distributed.inference import infer_cohort
 from ray_semiqc.distributed.qc import build_qc_set, cross_validate_qc_on_ray, train_qc_on_ray
 from ray_semiqc.distributed.session import ensure_ray
@@ -58,7 +65,9 @@ def _claim_config(run_dir: Path, config: Config) -> None:
     path = run_dir / CONFIG_FILE
     if path.exists():
         if Config.load(path) != config:
-            raise ValueError(f"{path}: this run was started with another configuration; use a new --out or the same options")
+            raise ValueError(
+                f"{path}: this run was started with another configuration; use a new --out or the same options"
+            )
         return
     run_dir.mkdir(parents=True, exist_ok=True)
     config.save(path)
@@ -76,7 +85,9 @@ def run_experiment(config: Config, cohort: Path | None, out: Path) -> Path:
 
             _log(f"no --cohort: synthesising the {config.preset} phantom (seed 0) into {cohort}")
             synthesise_cohort(cohort, config, seed=0)
-    stages = _Stages(run_dir, Path(cohort).resolve(), config, ExperimentCoordinator.remote(str(run_dir), config.experiment))
+    stages = _Stages(
+        run_dir, Path(cohort).resolve(), config, ExperimentCoordinator.remote(str(run_dir), config.experiment)
+    )
     stages.run_all()
     return run_dir / REPORT_FILE
 
@@ -88,15 +99,24 @@ def evaluate_run(run: Path, cohort: Path, out: Path | None = None) -> Path:
     cohort = Path(cohort).resolve()
     out_dir = Path(out).resolve() if out else run_dir / "evaluations" / cohort.name
     state = ExperimentState(run_dir, config.experiment)
-    items = [WorkItem("evaluate", *key.split("/")[1:3], int(key.rsplit("seed", 1)[1])) for key in state.completed if key.startswith("train_")]
+    items = [
+        WorkItem("evaluate", *key.split("/")[1:3], int(key.rsplit("seed", 1)[1]))
+        for key in state.completed
+        if key.startswith("train_")
+    ]
     if not items:
         raise FileNotFoundError(f"{run_dir}: no trained models recorded in its state.json")
     ensure_ray()
     started = time.perf_counter()
     evaluated = _evaluate_models(run_dir, cohort, config, items, out_dir / "evaluation")
     return write_results(
-        run_dir, out_dir, config, evaluated, *_run_artefacts(state.completed),
-        timings_s={"evaluate": time.perf_counter() - started}, notes=_notes(config, cohort, f"models of run {run_dir}"),
+        run_dir,
+        out_dir,
+        config,
+        evaluated,
+        *_run_artefacts(state.completed),
+        timings_s={"evaluate": time.perf_counter() - started},
+        notes=_notes(config, cohort, f"models of run {run_dir}"),
     )
 
 
@@ -140,7 +160,9 @@ def model_dir(run_dir: Path, task: str, scenario: str, seed: int) -> Path:
 
 
 @ray.remote
-def _crf_pseudo_label_task(model_path: str, cohort: str, record, task_name: str, out_path: str, config_json: str) -> str:
+def _crf_pseudo_label_task(
+    model_path: str, cohort: str, record, task_name: str, out_path: str, config_json: str
+) -> str:
     """Refine one subject's full-cycle pseudo-label with the dense CRF and write it as a label volume."""
     config = Config.from_json(config_json)
     torch.set_num_threads(max(1, int(config.experiment.crf_cpus)))
@@ -167,7 +189,9 @@ def _evaluate_model_task(model_path: str, cohort: str, task_name: str, config_js
     torch.set_num_threads(max(1, int(config.experiment.evaluation_cpus)))
     model, meta = load_checkpoint(Path(model_path), expect_task=task_name)
     records = read_manifest(Path(cohort)).split("test")
-    return evaluate_model(model, Path(cohort), records, get_task(task_name), meta.crop_size, "cpu", config.seg.predict_batch_size)
+    return evaluate_model(
+        model, Path(cohort), records, get_task(task_name), meta.crop_size, "cpu", config.seg.predict_batch_size
+    )
 
 
 def _wait_all(refs: list, description: str) -> list:
@@ -181,7 +205,9 @@ def _wait_all(refs: list, description: str) -> list:
     return ray.get(refs)
 
 
-def _evaluate_models(run_dir: Path, cohort: Path, config: Config, items: list[WorkItem], out_dir: Path) -> list[EvaluatedModel]:
+def _evaluate_models(
+    run_dir: Path, cohort: Path, config: Config, items: list[WorkItem], out_dir: Path
+) -> list[EvaluatedModel]:
     """Every item's model over the cohort's test split, one Ray task each; results persisted per model."""
     if not read_manifest(cohort).split("test"):
         raise ValueError(f"{cohort}: no subjects in the `test` split to evaluate on")
@@ -257,12 +283,16 @@ class _Stages:
             models = [snapshot_path(half, step) for step in self.config.qc.model_spread_steps]
             models += [
                 Path(trained[key]["model"])
-                for key in (WorkItem("train_baselines", item.task, scenario, item.seed).key for scenario in ("half", "full"))
+                for key in (
+                    WorkItem("train_baselines", item.task, scenario, item.seed).key for scenario in ("half", "full")
+                )
                 if key in trained
             ]
             out = self.run_dir / "qc" / item.task / f"seed{item.seed}"
             qc_set = build_qc_set(self.cohort, item.task, models, out, self.config, seed=item.seed)
-            qc_model = train_qc_on_ray(qc_set, out, self.config, seed=item.seed, workers=self.config.experiment.qc_train_workers)
+            qc_model = train_qc_on_ray(
+                qc_set, out, self.config, seed=item.seed, workers=self.config.experiment.qc_train_workers
+            )
             outputs = {"set": str(qc_set), "model": str(qc_model)}
             if self.config.experiment.cross_validate_qc:
                 outputs["cross_validation"] = str(cross_validate_qc_on_ray(qc_set, out, self.config, seed=item.seed))
@@ -290,7 +320,9 @@ class _Stages:
             task = get_task(item.task)
             curves_path = Path(self._outputs("inference", item.task, "", item.seed)["curves"])
             curves = read_curves_table(curves_path)
-            qc_model = QCClassifier.load(Path(self._outputs("qc", item.task, "", item.seed)["model"]), expect_task=item.task)
+            qc_model = QCClassifier.load(
+                Path(self._outputs("qc", item.task, "", item.seed)["model"]), expect_task=item.task
+            )
             segmented = [r["subject_id"] for r in curves.to_pylist() if r["status"] == STATUS_OK]
             chosen = select_augmentation(
                 rank_cases(curves, qc_model),
@@ -321,7 +353,12 @@ class _Stages:
         options = {"num_cpus": self.config.experiment.crf_cpus}
         refs = [
             _crf_pseudo_label_task.options(**options).remote(
-                half_model, str(self.cohort), records[sid], item.task, str(out / sid / task.label_file), self.config.to_json()
+                half_model,
+                str(self.cohort),
+                records[sid],
+                item.task,
+                str(out / sid / task.label_file),
+                self.config.to_json(),
             )
             for sid in subject_ids
         ]
@@ -352,16 +389,26 @@ class _Stages:
         """True Dice of the pool's pseudo-labels (where the cohort hides truth for its pool), after the fact."""
         records = read_manifest(self.cohort).split("unlabelled")
         return {
-            (item.task, item.seed): pool_true_dice(self.cohort, records, item.task, Path(completed[item.key]["curves"]).parent / "masks")
+            (item.task, item.seed): pool_true_dice(
+                self.cohort, records, item.task, Path(completed[item.key]["curves"]).parent / "masks"
+            )
             for item in plan_items(self.config.experiment, "inference")
         }
 
     def results(self, items: list[WorkItem]) -> None:
         completed = ray.get(self.coordinator.completed.remote())
-        evaluated = [EvaluatedModel.load(Path(completed[i.key]["folder"])) for i in plan_items(self.config.experiment, "evaluate")]
+        evaluated = [
+            EvaluatedModel.load(Path(completed[i.key]["folder"]))
+            for i in plan_items(self.config.experiment, "evaluate")
+        ]
         report = write_results(
-            self.run_dir, self.run_dir, self.config, evaluated, *_run_artefacts(completed),
-            timings_s=ray.get(self.coordinator.timings_s.remote()), notes=_notes(self.config, self.cohort, "this run's models"),
+            self.run_dir,
+            self.run_dir,
+            self.config,
+            evaluated,
+            *_run_artefacts(completed),
+            timings_s=ray.get(self.coordinator.timings_s.remote()),
+            notes=_notes(self.config, self.cohort, "this run's models"),
             pool_dice=self._pool_dice(completed),
         )
         self._complete(items[0], {"report": str(report)})

@@ -11,6 +11,7 @@ Nothing is lost: a subject whose files are bad becomes an error row (a CohortErr
 decode task), never a failed job; an actor that dies is restarted and its block retried. A re-run
 with the same OUT skips every subject that already has a row in a part file.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,7 +58,9 @@ class InferenceSummary:
     curves_path: Path
     subjects_resumed: int = 0  # already in OUT from an earlier run, skipped
     seconds_to_first_rows: float = math.nan  # planning, Ray Data start-up and actor start-up: the fixed cost of a call
-    steady_subjects_per_s: float = math.nan  # from the first group of rows to the last: the rate a larger cohort runs at
+    steady_subjects_per_s: float = (
+        math.nan
+    )  # from the first group of rows to the last: the rate a larger cohort runs at
 
     def __str__(self) -> str:
         resumed = f", {self.subjects_resumed} resumed from an earlier run" if self.subjects_resumed else ""
@@ -159,7 +162,9 @@ def plan_inference(
     if qc_model_path is not None:
         qc_model_path = Path(qc_model_path)
         qc_name = QCClassifier.load(qc_model_path, expect_task=task.name).version_
-    _claim_output(out, {"cohort": str(cohort), "task": task.name, "model": model_name, "qc_model": qc_name, "masks": write_masks})
+    _claim_output(
+        out, {"cohort": str(cohort), "task": task.name, "model": model_name, "qc_model": qc_name, "masks": write_masks}
+    )
     items = subject_items(cohort, task_name, split, subject_ids)
     done = subjects_with_rows(out / PARTS_DIR)
     return InferencePlan(
@@ -193,9 +198,15 @@ def subject_items(cohort: Path, task_name: str, split: str, subject_ids: list[st
     items = []
     for subject_id in wanted:
         record = records.get(subject_id)
-        problem = problems.get(subject_id) or (None if record else CohortError(subject_id, None, "not in the cohort manifest"))
+        problem = problems.get(subject_id) or (
+            None if record else CohortError(subject_id, None, "not in the cohort manifest")
+        )
         items.append(
-            {"subject_id": subject_id, "record": pickle.dumps(record) if record else b"", "problem": str(problem) if problem else ""}
+            {
+                "subject_id": subject_id,
+                "record": pickle.dumps(record) if record else b"",
+                "problem": str(problem) if problem else "",
+            }
         )
     return items
 
@@ -363,4 +374,3 @@ def _claim_output(out: Path, identity: dict) -> None:
     partial = path.with_name(f".{RUN_FILE}.partial")
     partial.write_text(json.dumps(identity, indent=2, sort_keys=True))
     os.replace(partial, path)
-

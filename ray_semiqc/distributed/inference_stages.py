@@ -4,6 +4,7 @@ Kept apart from `inference.py`, and free of torch, so the many decode and measur
 start in a fraction of a second: only the segmentation actors pay for importing torch. The
 QC classifier (torch) is imported by the measure workers that score, once per process.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,7 +37,19 @@ def decode_subjects(batch: dict[str, np.ndarray], cohort: str, task_name: str, c
     """CPU task: read each subject's cine (nibabel) and prepare the network's slices; bad files become errors."""
     task = get_task(task_name)
     empty_slices = np.zeros((0, 1, crop_size, crop_size), np.float32)
-    columns = {name: [] for name in ("subject_id", "error", "slices", "shape_4d", "spacing_mm", "affine", "ed_frame", "pulse_pressure_mmhg")}
+    columns = {
+        name: []
+        for name in (
+            "subject_id",
+            "error",
+            "slices",
+            "shape_4d",
+            "spacing_mm",
+            "affine",
+            "ed_frame",
+            "pulse_pressure_mmhg",
+        )
+    }
     for subject_id, record_bytes, problem in zip(batch["subject_id"], batch["record"], batch["problem"]):
         record: SubjectRecord | None = pickle.loads(record_bytes) if len(record_bytes) else None
         error, slices, shape, spacing, affine = str(problem), empty_slices, (0, 0, 0, 0), (0.0, 0.0, 0.0), np.eye(4)
@@ -78,7 +91,12 @@ def _qc_classifier(path: str, task_name: str):
 
 
 def measure_subjects(
-    batch: dict[str, np.ndarray], task_name: str, crop_size: int, model_name: str, masks_dir: str | None, qc_model_path: str | None
+    batch: dict[str, np.ndarray],
+    task_name: str,
+    crop_size: int,
+    model_name: str,
+    masks_dir: str | None,
+    qc_model_path: str | None,
 ) -> pa.Table:
     """CPU task: labels back on the image grid → curves, clinical metrics, QC probability (and the mask file)."""
     task = get_task(task_name)
@@ -96,9 +114,13 @@ def measure_subjects(
         pressure = float(batch["pulse_pressure_mmhg"][index])
         try:
             curves = task_curves(task, labels_4d, tuple(batch["spacing_mm"][index]))
-            metrics = task_metrics(task, curves, int(batch["ed_frame"][index]), None if math.isnan(pressure) else pressure)
+            metrics = task_metrics(
+                task, curves, int(batch["ed_frame"][index]), None if math.isnan(pressure) else pressure
+            )
         except ValueError as err:  # e.g. the manifest's ED frame lies outside the cycle
-            rows.append(curves_row(subject_id, task, model_name, error=f"subject {subject_id}: measuring failed: {err}"))
+            rows.append(
+                curves_row(subject_id, task, model_name, error=f"subject {subject_id}: measuring failed: {err}")
+            )
             continue
         if masks_dir:
             write_volume(Path(masks_dir) / subject_id / task.seg_file, labels_4d, batch["affine"][index])
@@ -108,6 +130,10 @@ def measure_subjects(
                 probability = float(qc.predict_proba([curves])[0, 0])
             except ValueError as err:  # curves the classifier cannot read, e.g. an empty segmentation
                 qc_error = str(err)
-        rows.append(curves_row(subject_id, task, model_name, curves, metrics, qc_probability_good=probability, qc_error=qc_error))
+        rows.append(
+            curves_row(
+                subject_id, task, model_name, curves, metrics, qc_probability_good=probability, qc_error=qc_error
+            )
+        )
     table = pa.Table.from_pylist(rows, schema=CURVES_SCHEMA)
     return table.append_column("n_images", pa.array(images, pa.int64()))

@@ -11,12 +11,13 @@ inject a failure, review against truth); training is a TorchTrainer whose worker
 subjects and reports it on test subjects (both qc_train, neither seen in training). `assess`
 cross-validates the same method over all qc_train subjects, one Ray task a fold.
 """
+
 from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -31,7 +32,6 @@ from ray_semiqc.cohort.manifest import SubjectRecord, read_manifest
 from ray_semiqc.config import Config
 from ray_semiqc.distributed.session import ensure_ray
 from ray_semiqc.models.checkpoint import load_checkpoint, model_version
-from ray_semiqc.qc.cases import QC_SET_SCHEMA, SET_FILE, SUMMARY_FILE, make_qc_cases, summarise_qc_set
 from ray_semiqc.qc.assessment import (
     FoldAssessment,
     QCSplit,
@@ -41,6 +41,7 @@ from ray_semiqc.qc.assessment import (
     split_subjects,
     subject_folds,
 )
+from ray_semiqc.qc.cases import QC_SET_SCHEMA, SET_FILE, SUMMARY_FILE, make_qc_cases, summarise_qc_set
 from ray_semiqc.qc.classifier import QCClassifier
 from ray_semiqc.qc.curves_table import STATUS_OK, read_curves_table, row_curves
 from ray_semiqc.qc.ranking import rank_cases
@@ -55,7 +56,13 @@ STORAGE_DIR = "ray_train"
 
 @ray.remote(num_cpus=1)
 def _qc_cases_task(
-    cohort: str, record: SubjectRecord, task_name: str, versioned_paths: list[tuple[str, str]], config_json: str, seed: int, index: int
+    cohort: str,
+    record: SubjectRecord,
+    task_name: str,
+    versioned_paths: list[tuple[str, str]],
+    config_json: str,
+    seed: int,
+    index: int,
 ) -> list[dict]:
     config = Config.from_json(config_json)
     models = [(*load_checkpoint(path, expect_task=task_name), version) for path, version in versioned_paths]
@@ -63,7 +70,9 @@ def _qc_cases_task(
     return make_qc_cases(Path(cohort), record, get_task(task_name), models, config.qc, rng)
 
 
-def build_qc_set(cohort: Path, task_name: str, model_paths: Sequence[Path], out: Path, config: Config, seed: int) -> Path:
+def build_qc_set(
+    cohort: Path, task_name: str, model_paths: Sequence[Path], out: Path, config: Config, seed: int
+) -> Path:
     """Segment every qc_train subject with every model, inject, review → OUT/set.parquet (one Ray
     task per subject: its image and truth are read once for all models).
 
@@ -108,17 +117,23 @@ def qc_train_loop(loop_config: dict) -> None:
     cases = [c for c in _usable_cases(loop_config["set_dir"]) if c["subject_id"] in train_subjects][rank::world]
     classifier = QCClassifier.from_config(loop_config["task"], config.qc, seed=loop_config["seed"])
     # One report at the end: a QC fit takes seconds, so resuming mid-way would buy nothing.
-    classifier.fit([row_curves(c) for c in cases], [c["erroneous"] for c in cases], prepare_network=ray.train.torch.prepare_model)
+    classifier.fit(
+        [row_curves(c) for c in cases], [c["erroneous"] for c in cases], prepare_network=ray.train.torch.prepare_model
+    )
     metrics = {"epochs": classifier.epochs, "train_loss": classifier.training_loss_[-1]}
     if rank != 0:  # DDP keeps the replicas identical: rank 0's copy is the model
         ray.train.report(metrics)
         return
     folder = Path(tempfile.mkdtemp(prefix="qc_checkpoint_"))
     classifier.save(folder / MODEL_FILE)
-    ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder), delete_local_checkpoint_after_upload=True)
+    ray.train.report(
+        metrics, checkpoint=ray.train.Checkpoint.from_directory(folder), delete_local_checkpoint_after_upload=True
+    )
 
 
-def make_qc_trainer(set_dir: Path, out: Path, config: Config, seed: int, workers: int, train_subjects: Sequence[str]) -> TorchTrainer:
+def make_qc_trainer(
+    set_dir: Path, out: Path, config: Config, seed: int, workers: int, train_subjects: Sequence[str]
+) -> TorchTrainer:
     """A TorchTrainer for the QC classifier; `workers=0` runs in this process (unit tests)."""
     task_name = _usable_cases(set_dir)[0]["task"]
     loop_config = {
@@ -160,7 +175,12 @@ def train_qc_on_ray(set_dir: Path, out: Path, config: Config, seed: int, workers
         "version": classifier.version_,
         "n_train": classifier.n_train_,
         "n_train_erroneous": classifier.n_train_erroneous_,
-        "calibration": {"n": calibration.n, "sensitivity": calibration.sensitivity, "specificity": calibration.specificity, "auc": calibration.auc},
+        "calibration": {
+            "n": calibration.n,
+            "sensitivity": calibration.sensitivity,
+            "specificity": calibration.specificity,
+            "auc": calibration.auc,
+        },
         "test_by_source": classifier.results_by_source(),
         "subjects": {"train": split.train, "calibration": split.calibration, "test": split.test},
     }
@@ -187,8 +207,13 @@ def cross_validate_qc_on_ray(set_dir: Path, out: Path, config: Config, seed: int
     folds = subject_folds(cases, config.qc.assessment_folds, config.qc.calibration_fraction, seed)
     ensure_ray()
     config_json = config.to_json()
-    assessed = ray.get([_assess_fold_task.remote(str(Path(set_dir).resolve()), task_name, config_json, split, seed) for split in folds])
-    report = {**pool_folds(task_name, assessed, config.qc.target_sensitivity), "test_subjects_per_fold": [split.test for split in folds]}
+    assessed = ray.get(
+        [_assess_fold_task.remote(str(Path(set_dir).resolve()), task_name, config_json, split, seed) for split in folds]
+    )
+    report = {
+        **pool_folds(task_name, assessed, config.qc.target_sensitivity),
+        "test_subjects_per_fold": [split.test for split in folds],
+    }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / CROSS_VALIDATION_FILE

@@ -1,4 +1,5 @@
 """Joining or starting a Ray cluster: one place, so every entrypoint behaves the same."""
+
 from __future__ import annotations
 
 import ray

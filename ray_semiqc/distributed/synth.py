@@ -5,6 +5,7 @@ spec, so the cohort is the same bytes as `cohort.phantom.write_cohort` (serial) 
 whatever the number of workers or the order tasks finish in. Workers write straight into
 `out` (shared storage on a cluster); only the small `SubjectRecord`s come back.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,7 +28,9 @@ def _write_subject_task(out: str, spec, phantom_config):
     return write_subject(Path(out), spec, phantom_config)
 
 
-def synthesise_cohort(out: Path, config: Config, seed: int, n_unlabelled: int | None = None, montage: bool = False) -> Manifest:
+def synthesise_cohort(
+    out: Path, config: Config, seed: int, n_unlabelled: int | None = None, montage: bool = False
+) -> Manifest:
     """Write the preset's phantom cohort under `out`; `n_unlabelled` resizes the unlabelled pool."""
     ensure_ray()
     out = Path(out).resolve()

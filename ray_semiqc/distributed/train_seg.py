@@ -10,11 +10,12 @@ validation Dice) and OUT/snapshots/step<k>.pt.
 Room E wraps `make_seg_trainer(...).fit()` in a Tune function trainable; the train-loop
 config is a plain dict (`loop_config`).
 """
+
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -63,7 +64,14 @@ def _gather_slice_set(shard) -> SliceSet:
     """The whole (unsplit) validation dataset as a SliceSet on this worker."""
     parts = list(shard.iter_batches(batch_size=None, batch_format="numpy"))
     if not parts:
-        return SliceSet(np.zeros((0, 1, 1, 1), np.float32), np.zeros((0, 1, 1), np.uint8), np.array([], str), np.array([], int), 0, 0)
+        return SliceSet(
+            np.zeros((0, 1, 1, 1), np.float32),
+            np.zeros((0, 1, 1), np.uint8),
+            np.array([], str),
+            np.array([], int),
+            0,
+            0,
+        )
     column = {name: np.concatenate([p[name] for p in parts]) for name in ("image", "label", "subject_id", "frame")}
     subjects = column["subject_id"].astype(str)
     n_images = len({(s, int(f)) for s, f in zip(subjects, column["frame"])})
@@ -90,7 +98,10 @@ class ShardEpochs:
             return
         images, labels = [], []
         for batch in self.shard.iter_torch_batches(
-            batch_size=self.batch_size, device="cpu", local_shuffle_buffer_size=self.buffer, local_shuffle_seed=self.seed
+            batch_size=self.batch_size,
+            device="cpu",
+            local_shuffle_buffer_size=self.buffer,
+            local_shuffle_seed=self.seed,
         ):
             images.append(batch["image"])
             labels.append(batch["label"])
@@ -117,9 +128,13 @@ def seg_train_loop(loop_config: dict) -> None:
             return
         folder = Path(tempfile.mkdtemp(prefix="seg_checkpoint_"))
         torch.save(capture_state(), folder / STATE_FILE)
-        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder), delete_local_checkpoint_after_upload=True)
+        ray.train.report(
+            metrics, checkpoint=ray.train.Checkpoint.from_directory(folder), delete_local_checkpoint_after_upload=True
+        )
 
-    batches = ShardEpochs(ray.train.get_dataset_shard("train"), config.seg.batch_size, config.seg.shuffle_buffer_slices, seed + rank)
+    batches = ShardEpochs(
+        ray.train.get_dataset_shard("train"), config.seg.batch_size, config.seg.shuffle_buffer_slices, seed + rank
+    )
     result = train_segmenter(
         config,
         task,
@@ -148,7 +163,9 @@ def build_seg_datasets(
     crop_size = config.seg.crop_size[task.name]
     train_set = build_training_set(cohort, train_records, task, crop_size, pseudo_labelled)
     if len(train_set) == 0:
-        raise ValueError(f"{cohort}: no {task.name} training slices for subset {subset!r} (labelled subjects: {len(chosen)})")
+        raise ValueError(
+            f"{cohort}: no {task.name} training slices for subset {subset!r} (labelled subjects: {len(chosen)})"
+        )
     return train_set, build_training_set(cohort, val_records, task, crop_size)
 
 
@@ -180,8 +197,13 @@ def make_seg_trainer(
     return TorchTrainer(
         seg_train_loop,
         train_loop_config=loop_config,
-        scaling_config=ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker={"CPU": config.seg.cpus_per_worker}),
-        datasets={"train": slice_dataset(train_set, with_origin=False), "val": slice_dataset(val_set, with_origin=True)},
+        scaling_config=ScalingConfig(
+            num_workers=workers, use_gpu=use_gpu, resources_per_worker={"CPU": config.seg.cpus_per_worker}
+        ),
+        datasets={
+            "train": slice_dataset(train_set, with_origin=False),
+            "val": slice_dataset(val_set, with_origin=True),
+        },
         dataset_config=DataConfig(datasets_to_split=["train"]),
         run_config=RunConfig(
             name=run_name or default_run_name(task_name, subset, seed),

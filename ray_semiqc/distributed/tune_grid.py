@@ -7,6 +7,7 @@ free CPUs/GPUs decide how many runs train at once: one after another on a small 
 whole grid in parallel on a cluster, with the same code. Each trial's Ray Train
 run has a fixed name and storage folder, so a re-run continues from its last checkpoint.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -69,7 +70,9 @@ def trial_resources(config: Config) -> dict[str, float]:
     return {"cpu": experiment.trial_cpus, "memory": experiment.trial_memory_mib * 2**20}
 
 
-def run_seg_grid(trials: list[SegTrial], cohort: Path, config: Config, storage: Path, name: str) -> dict[str, str | None]:
+def run_seg_grid(
+    trials: list[SegTrial], cohort: Path, config: Config, storage: Path, name: str
+) -> dict[str, str | None]:
     """Run every trial (at most `max_concurrent_trials` at once); trial key → error text, or None if it trained."""
     if not trials:
         return {}

@@ -1,4 +1,5 @@
 """Agreement of automated clinical metrics with those of the manual segmentation (Table 3)."""
+
 from __future__ import annotations
 
 import numpy as np

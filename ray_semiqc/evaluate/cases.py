@@ -5,6 +5,7 @@ prediction and of the manual segmentation, or the reason it could not be evaluat
 subject's ED mid-slice (image, truth, prediction) and its cycle curves are kept for the
 figures.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -50,7 +51,9 @@ def evaluate_subject(
     """One subject's row and figure data; a subject without full-cycle labels is a CohortError."""
     subject = load_subject(cohort_root, record, task, with_label=True)
     if subject.label is None:
-        raise CohortError(record.subject_id, record.label_path(task), "no label file: evaluation needs full-cycle labels")
+        raise CohortError(
+            record.subject_id, record.label_path(task), "no label file: evaluation needs full-cycle labels"
+        )
     if len(set(subject.annotated_frames)) != subject.n_frames:
         raise CohortError(
             record.subject_id,
@@ -92,7 +95,9 @@ def evaluate_model(
     rows, figures = [], {}
     for record in records:
         try:
-            row, figures[record.subject_id] = evaluate_subject(model, cohort_root, record, task, crop_size, device, batch_size)
+            row, figures[record.subject_id] = evaluate_subject(
+                model, cohort_root, record, task, crop_size, device, batch_size
+            )
         except CohortError as err:
             row = evaluation_row(record) | {"status": "error", "error": str(err)}
         rows.append(row)

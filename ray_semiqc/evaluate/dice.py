@@ -3,6 +3,7 @@
 The seed reports Dice per subject on the whole cine (every slice, every frame) in percent;
 for SAX the subject's score is the pooled (unweighted) mean of LV, Myo and RV Dice.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,7 +35,10 @@ def subject_dice_pct(task: Task, predicted_4d: np.ndarray, truth_4d: np.ndarray,
         frames = list(frames)
         predicted_4d, truth_4d = predicted_4d[..., frames], truth_4d[..., frames]
     per_class = compute_dice(
-        _one_hot_sample(predicted_4d, task), _one_hot_sample(truth_4d, task), include_background=False, ignore_empty=False
+        _one_hot_sample(predicted_4d, task),
+        _one_hot_sample(truth_4d, task),
+        include_background=False,
+        ignore_empty=False,
     )[0].numpy()
     scores = {class_dice_column(name): 100.0 * float(value) for name, value in zip(task.class_names[1:], per_class)}
     scores["dice_pct"] = float(np.mean(list(scores.values())))

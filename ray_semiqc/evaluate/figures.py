@@ -4,6 +4,7 @@ Fig 2 of the seed: per-case Dice change of semiQCSeg vs half-data training; Fig 
 subject's segmentation across scenarios with ground-truth contours; one subject's cycle
 curves per scenario against the manual curves.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,10 +33,14 @@ def _save(figure, path: Path) -> Path:
     return path
 
 
-def plot_dice_change(per_case: pd.DataFrame, task: str, path: Path, baseline: str = "half", target: str = "semiqcseg") -> Path:
+def plot_dice_change(
+    per_case: pd.DataFrame, task: str, path: Path, baseline: str = "half", target: str = "semiqcseg"
+) -> Path:
     """Fig 2: Dice(target) − Dice(baseline) per case against the baseline Dice, coloured healthy/disease."""
     cases = per_case[(per_case["task"] == task) & (per_case["status"] == "ok")]
-    paired = cases.pivot_table(index=["seed", "subject_id", "group"], columns="scenario", values="dice_pct").reset_index()
+    paired = cases.pivot_table(
+        index=["seed", "subject_id", "group"], columns="scenario", values="dice_pct"
+    ).reset_index()
     figure, axis = plt.subplots(figsize=(5, 4))
     if baseline in paired and target in paired:
         paired = paired.dropna(subset=[baseline, target])
@@ -64,8 +69,15 @@ def plot_segmentation_panel(
     for axis, (scenario, labels) in zip(np.atleast_1d(axes), panels):
         axis.imshow(image.T, cmap="gray", origin="lower")
         overlay = np.ma.masked_equal(labels.T, 0)
-        axis.imshow(overlay, cmap=matplotlib.colors.ListedColormap(_CLASS_COLOURS[: task.n_classes]), vmin=0,
-                    vmax=task.n_classes - 1, alpha=0.45, origin="lower", interpolation="nearest")
+        axis.imshow(
+            overlay,
+            cmap=matplotlib.colors.ListedColormap(_CLASS_COLOURS[: task.n_classes]),
+            vmin=0,
+            vmax=task.n_classes - 1,
+            alpha=0.45,
+            origin="lower",
+            interpolation="nearest",
+        )
         for label_value in range(1, task.n_classes):
             if (truth == label_value).any():
                 axis.contour((truth == label_value).T, levels=[0.5], colors="yellow", linewidths=0.7, origin="lower")
@@ -76,7 +88,11 @@ def plot_segmentation_panel(
 
 
 def plot_cycle_curves(
-    truth_curves: dict[str, np.ndarray], predicted_curves: dict[str, dict[str, np.ndarray]], task: Task, subject_id: str, path: Path
+    truth_curves: dict[str, np.ndarray],
+    predicted_curves: dict[str, dict[str, np.ndarray]],
+    task: Task,
+    subject_id: str,
+    path: Path,
 ) -> Path:
     """One subject's curves over the cardiac cycle: each scenario against the manual segmentation."""
     figure, axes = plt.subplots(1, len(task.curve_names), figsize=(4.2 * len(task.curve_names), 3.2), squeeze=False)
@@ -89,5 +105,3 @@ def plot_cycle_curves(
     axes[0][-1].legend(fontsize=7)
     figure.suptitle(f"{task.name}: cycle curves of subject {subject_id}", fontsize=9)
     return _save(figure, path)
-
-

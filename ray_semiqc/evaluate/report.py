@@ -3,6 +3,7 @@
 Figures are embedded as base64 PNG, so the file can be mailed or opened anywhere. Our Table 2
 is shown beside the seed's, with the seed's significance marks (`*`: p < .001 vs semiQCSeg).
 """
+
 from __future__ import annotations
 
 import base64

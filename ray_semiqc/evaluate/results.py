@@ -1,9 +1,10 @@
 """From evaluated models to the run's results: tables (CSV/Parquet), figures (PNG) and report.html.
 
-    OUT/results/table1.csv table2.csv table3.csv qc.csv qc_by_source.csv per_case.parquet selection.parquet
-                [qc_cross_validation.csv qc_cross_validation_by_source.csv: where the run cross-validated its QC]
-    OUT/figures/*.png  OUT/report.html
+OUT/results/table1.csv table2.csv table3.csv qc.csv qc_by_source.csv per_case.parquet selection.parquet
+            [qc_cross_validation.csv qc_cross_validation_by_source.csv: where the run cross-validated its QC]
+OUT/figures/*.png  OUT/report.html
 """
+
 from __future__ import annotations
 
 import json
@@ -64,7 +65,7 @@ class EvaluatedModel:
         return self.folder
 
     @classmethod
-    def load(cls, folder: Path) -> "EvaluatedModel":
+    def load(cls, folder: Path) -> EvaluatedModel:
         folder = Path(folder)
         seed = int(folder.name.removeprefix("seed"))
         rows = pd.read_parquet(folder / CASES_FILE).to_dict("records")
@@ -87,7 +88,9 @@ def training_set_sizes(run_dir: Path, evaluated: list[EvaluatedModel]) -> pd.Dat
     """Table 1's counts, read from each model's checkpoint: the training set it was actually fitted on."""
     rows = []
     for model in evaluated:
-        _, meta = load_checkpoint(Path(run_dir) / "models" / model.task / model.scenario / f"seed{model.seed}" / "model.pt")
+        _, meta = load_checkpoint(
+            Path(run_dir) / "models" / model.task / model.scenario / f"seed{model.seed}" / "model.pt"
+        )
         rows.append(
             {
                 "task": model.task,
@@ -111,7 +114,11 @@ def panel_subject(per_case: pd.DataFrame, task: str, seed: int) -> str | None:
 
 
 def _figures(
-    out_dir: Path, per_case: pd.DataFrame, evaluated: list[EvaluatedModel], config: Config, qc_models: list[tuple[Path, QCClassifier]]
+    out_dir: Path,
+    per_case: pd.DataFrame,
+    evaluated: list[EvaluatedModel],
+    config: Config,
+    qc_models: list[tuple[Path, QCClassifier]],
 ) -> list[tuple[Path, str]]:
     figures_dir = Path(out_dir) / "figures"
     figures = []
@@ -132,19 +139,33 @@ def _figures(
         data = {m.scenario: m.figures[subject_id] for m in models if subject_id in m.figures}
         first = next(iter(data.values()))
         path = plot_segmentation_panel(
-            first.image, first.truth, {s: d.predicted for s, d in data.items()}, task, subject_id,
+            first.image,
+            first.truth,
+            {s: d.predicted for s, d in data.items()},
+            task,
+            subject_id,
             figures_dir / f"fig3_panel_{task_name}.png",
         )
-        figures.append((path, f"Fig 3 ({task_name}): subject {subject_id} (largest Dice spread between scenarios), seed {seed}."))
+        figures.append(
+            (path, f"Fig 3 ({task_name}): subject {subject_id} (largest Dice spread between scenarios), seed {seed}.")
+        )
         path = plot_cycle_curves(
-            first.truth_curves, {s: d.predicted_curves for s, d in data.items()}, task, subject_id,
+            first.truth_curves,
+            {s: d.predicted_curves for s, d in data.items()},
+            task,
+            subject_id,
             figures_dir / f"curves_{task_name}.png",
         )
         figures.append((path, f"Cycle curves ({task_name}) of subject {subject_id} per scenario vs manual."))
     for qc_model, classifier in qc_models:
         seed_name = Path(qc_model).parent.name
         path = plot_qc_roc(classifier, figures_dir / f"qc_roc_{classifier.task}_{seed_name}.png")
-        figures.append((path, f"QC ROC ({classifier.task}, {seed_name}) on test qc_train subjects, at the threshold chosen on calibration subjects."))
+        figures.append(
+            (
+                path,
+                f"QC ROC ({classifier.task}, {seed_name}) on test qc_train subjects, at the threshold chosen on calibration subjects.",
+            )
+        )
     return figures
 
 
@@ -195,7 +216,16 @@ def write_results(
         tables["qc_cross_validation_by_source"] = qc_source_table([row for a in assessments for row in a["by_source"]])
     if pool_dice is not None:
         tables["selection_quality"] = selection_quality(selection, pool_dice)
-    written = ("table1", "table2", "table3", "qc", "qc_by_source", "qc_cross_validation", "qc_cross_validation_by_source", "selection_quality")
+    written = (
+        "table1",
+        "table2",
+        "table3",
+        "qc",
+        "qc_by_source",
+        "qc_cross_validation",
+        "qc_cross_validation_by_source",
+        "selection_quality",
+    )
     for name in written:
         if name in tables:
             tables[name].to_csv(results_dir / f"{name}.csv", index=False)

@@ -2,6 +2,7 @@
 
 Numbers are transcribed from the paper's Tables 1–3; `*` marks p < .001 vs semiQCSeg (paired t-test).
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -47,7 +48,17 @@ SEED_TABLE3 = pd.DataFrame(
         ("semiqcseg", 150, 36, 57, 6, 160, 43, 54, 6),
         ("manual", 147, 36, 58, 5, 156, 42, 55, 6),
     ],
-    columns=["scenario", "lvedv_mean", "lvedv_sd", "lvef_mean", "lvef_sd", "rvedv_mean", "rvedv_sd", "rvef_mean", "rvef_sd"],
+    columns=[
+        "scenario",
+        "lvedv_mean",
+        "lvedv_sd",
+        "lvef_mean",
+        "lvef_sd",
+        "rvedv_mean",
+        "rvedv_sd",
+        "rvef_mean",
+        "rvef_sd",
+    ],
 )
 
 SCENARIO_TITLES = {

@@ -8,6 +8,7 @@ Afterwards, where the pool has hidden full-cycle truth (the phantom), `pool_true
 `selection_quality` say how accurate the chosen pseudo-labels really were: does the QC
 ranking put truly good segmentations first? Nothing in the selection itself reads truth.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -68,7 +69,11 @@ def select_augmentation(
         drawn = rng.choice(len(candidates), size=min(k, len(candidates)), replace=False)
         for scenario in (s for s in RANDOM_SCENARIOS if s in scenarios):
             for position, index in enumerate(sorted(drawn), start=1):
-                add(scenario, candidates[index], f"random draw {position} of {len(drawn)} from {len(candidates)} segmented (seed {seed}), no QC")
+                add(
+                    scenario,
+                    candidates[index],
+                    f"random draw {position} of {len(drawn)} from {len(candidates)} segmented (seed {seed}), no QC",
+                )
     return pd.DataFrame(rows, columns=list(SELECTION_COLUMNS)).astype({"rank": "Int64"})
 
 
@@ -114,7 +119,9 @@ def selection_quality(selection: pd.DataFrame, pool_dice: dict[tuple[str, int], 
                     "subjects": len(values),
                     "true_dice_mean": 100 * values.mean(),
                     "true_dice_sd": 100 * values.std(ddof=1) if len(values) > 1 else float("nan"),
-                    "healthy": sum(groups.get(s) == "healthy" for s in subjects) if name != "whole segmented pool" else None,
+                    "healthy": sum(groups.get(s) == "healthy" for s in subjects)
+                    if name != "whole segmented pool"
+                    else None,
                 }
             )
     return pd.DataFrame(rows, columns=list(SELECTION_QUALITY_COLUMNS))

@@ -1,4 +1,5 @@
 """Paired comparisons of scenarios, as the seed reports them (paired t-test, `*` for p < .001)."""
+
 from __future__ import annotations
 
 import numpy as np

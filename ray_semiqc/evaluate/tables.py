@@ -3,6 +3,7 @@
 Column sets are the run folder's contract (docs/ARCHITECTURE.md); each builder returns
 exactly those columns, in that order.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -100,14 +101,25 @@ def table3(per_case: pd.DataFrame, scenarios: tuple[str, ...], task: str = "sax"
     rows = []
     for scenario in (*scenarios, MANUAL_SCENARIO):
         # Manual values are the same truth for every scenario's row of a case: take them once per case.
-        source = cases.drop_duplicates(["seed", "subject_id"]) if scenario == MANUAL_SCENARIO else cases[cases["scenario"] == scenario]
+        source = (
+            cases.drop_duplicates(["seed", "subject_id"])
+            if scenario == MANUAL_SCENARIO
+            else cases[cases["scenario"] == scenario]
+        )
         if source.empty:
             continue
         for metric in TABLE3_METRICS:
             manual = source[manual_column(metric)].to_numpy(dtype=np.float64)
             automated = manual if scenario == MANUAL_SCENARIO else source[metric].to_numpy(dtype=np.float64)
             stats = agreement(automated, manual)
-            rows.append({"task": task, "scenario": scenario, "metric": metric, **{k: stats[k] for k in ("mean", "sd", "mae", "bias")}})
+            rows.append(
+                {
+                    "task": task,
+                    "scenario": scenario,
+                    "metric": metric,
+                    **{k: stats[k] for k in ("mean", "sd", "mae", "bias")},
+                }
+            )
     return pd.DataFrame(rows, columns=list(TABLE3_COLUMNS))
 
 
@@ -148,7 +160,9 @@ def dice_by_cohort_group(per_case: pd.DataFrame, scenarios: tuple[str, ...]) -> 
             )
     order = {name: i for i, name in enumerate(scenarios)}
     table = pd.DataFrame(rows, columns=list(GROUP_DICE_COLUMNS))
-    return table.sort_values(["task", "scenario", "cohort_group"], key=lambda c: c.map(order) if c.name == "scenario" else c, kind="stable").reset_index(drop=True)
+    return table.sort_values(
+        ["task", "scenario", "cohort_group"], key=lambda c: c.map(order) if c.name == "scenario" else c, kind="stable"
+    ).reset_index(drop=True)
 
 
 def selection_by_cohort_group(selection: pd.DataFrame) -> pd.DataFrame:

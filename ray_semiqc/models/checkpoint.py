@@ -2,6 +2,7 @@
 use the network (name, task, constructor arguments, preset, crop size, normalisation), so
 `load_checkpoint` needs nothing else and refuses a checkpoint of the wrong network or task.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -5,6 +5,7 @@ scales 2–5; a 3×3 feature conv per scale, bilinear upsampling of every scale 
 resolution, concatenation, two 1×1 conv+BN+ReLU and a 1×1 classifier. It has no library
 home (MONAI has no such net), so it is written here.
 """
+
 from __future__ import annotations
 
 import torch

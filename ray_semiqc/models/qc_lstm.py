@@ -1,4 +1,5 @@
 """The seed's QC network: a dense layer applied per time step, a 3-layer LSTM, a sigmoid."""
+
 from __future__ import annotations
 
 import torch

@@ -2,6 +2,7 @@
 
 A network is rebuilt from `(name, arguments)` alone, which is what a checkpoint stores.
 """
+
 from __future__ import annotations
 
 import torch
@@ -59,7 +60,9 @@ def network_arguments(name: str, task: Task, seg_config: SegConfig) -> dict:
 
 def build_from_arguments(name: str, arguments: dict) -> nn.Module:
     if name == "res_unet":
-        network = UNet(**{**arguments, "channels": tuple(arguments["channels"]), "strides": tuple(arguments["strides"])})
+        network = UNet(
+            **{**arguments, "channels": tuple(arguments["channels"]), "strides": tuple(arguments["strides"])}
+        )
     elif name == "vgg_fcn":
         network = VGGFCN(**{**arguments, "filters": tuple(arguments["filters"]), "blocks": tuple(arguments["blocks"])})
     else:

@@ -9,6 +9,7 @@ caught and passed cases of all folds together, each at its own fold's threshold.
 Always by subject, not by case: one subject's cases (one per model) stay together, so no
 test subject's heart was seen in training or in choosing the threshold.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -67,11 +68,21 @@ def subject_folds(cases: list[dict], folds: int, calibration_fraction: float, se
         raise ValueError(f"cross-validation needs 2 to {len(subjects)} folds (one per subject at most), got {folds}")
     labels = [2 * sum(verdicts[s]) >= len(verdicts[s]) for s in subjects]
     stratified = min(sum(labels), len(labels) - sum(labels)) >= max(folds, _MIN_STRATUM_SUBJECTS)
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed) if stratified else KFold(folds, shuffle=True, random_state=seed)
+    splitter = (
+        StratifiedKFold(folds, shuffle=True, random_state=seed)
+        if stratified
+        else KFold(folds, shuffle=True, random_state=seed)
+    )
     strata = _strata(verdicts)
     return [
         _with_calibration(
-            list(subjects[rest]), list(subjects[test]), calibration_fraction * folds / (folds - 1), verdicts, strata, seed, len(cases)
+            list(subjects[rest]),
+            list(subjects[test]),
+            calibration_fraction * folds / (folds - 1),
+            verdicts,
+            strata,
+            seed,
+            len(cases),
         )
         for rest, test in splitter.split(subjects, labels)
     ]
@@ -80,7 +91,9 @@ def subject_folds(cases: list[dict], folds: int, calibration_fraction: float, se
 def assess_fold(task: str, qc: QCConfig, cases: list[dict], split: QCSplit, seed: int) -> FoldAssessment:
     """Fit on the split's training subjects, choose the threshold on its calibration subjects, score its test subjects."""
     train = _cases_of(cases, split.train)
-    classifier = QCClassifier.from_config(task, qc, seed=seed).fit([row_curves(c) for c in train], [c["erroneous"] for c in train])
+    classifier = QCClassifier.from_config(task, qc, seed=seed).fit(
+        [row_curves(c) for c in train], [c["erroneous"] for c in train]
+    )
     calibrate_and_assess(classifier, cases, split, qc)
     return FoldAssessment(
         erroneous=classifier.test_erroneous_,
@@ -95,8 +108,12 @@ def calibrate_and_assess(classifier: QCClassifier, cases: list[dict], split: QCS
     """A fitted classifier's threshold chosen on the split's calibration subjects, then judged on its
     test subjects (each test case labelled with its source, `case_source`)."""
     calibration, test = _cases_of(cases, split.calibration), _cases_of(cases, split.test)
-    classifier.calibrate([row_curves(c) for c in calibration], [c["erroneous"] for c in calibration], qc.youden_sensitivity_weight)
-    return classifier.assess([row_curves(c) for c in test], [c["erroneous"] for c in test], [case_source(c) for c in test])
+    classifier.calibrate(
+        [row_curves(c) for c in calibration], [c["erroneous"] for c in calibration], qc.youden_sensitivity_weight
+    )
+    return classifier.assess(
+        [row_curves(c) for c in test], [c["erroneous"] for c in test], [case_source(c) for c in test]
+    )
 
 
 def pool_folds(task: str, folds: Sequence[FoldAssessment], target_sensitivity: float) -> dict:
@@ -110,7 +127,9 @@ def pool_folds(task: str, folds: Sequence[FoldAssessment], target_sensitivity: f
     caught, n_erroneous = int((called & erroneous).sum()), int(erroneous.sum())
     low, high = wilson_interval(caught, n_erroneous)
     aucs = [f.auc for f in folds]
-    specificities_at_target = [specificity_at_sensitivity(f.erroneous, f.p_erroneous, target_sensitivity) for f in folds]
+    specificities_at_target = [
+        specificity_at_sensitivity(f.erroneous, f.p_erroneous, target_sensitivity) for f in folds
+    ]
     return {
         "task": task,
         "folds": len(folds),

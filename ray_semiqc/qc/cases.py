@@ -7,6 +7,7 @@ with an injected realistic failure, each judged by the simulated reviewer agains
 hidden truth. Every subject is segmented by every model, so one subject gives several
 cases. A case is one row of the QC set: the curves-table columns plus the review.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -65,10 +66,14 @@ def make_qc_cases(
         subject = load_subject(cohort, record, task, with_label=False)
         truth = load_truth(cohort, record, task, subject.image.shape)
     except CohortError as err:
-        return [{**curves_row(record.subject_id, task, version, error=str(err)), **_NO_REVIEW} for _, _, version in models]
+        return [
+            {**curves_row(record.subject_id, task, version, error=str(err)), **_NO_REVIEW} for _, _, version in models
+        ]
     cases = []
     for model, meta, version in models:
-        predicted = segment_subject(model, subject.image, task, meta.crop_size, device, meta.seg_config["predict_batch_size"])
+        predicted = segment_subject(
+            model, subject.image, task, meta.crop_size, device, meta.seg_config["predict_batch_size"]
+        )
         review = dict(_NO_REVIEW)
         if rng.random() < qc.failure_injection_fraction:
             try:
@@ -96,7 +101,9 @@ def case_source(case: dict) -> str:
     return f"injected: {failure}" if failure and not failure.startswith(NOT_INJECTED) else case["model"]
 
 
-_NO_REVIEW = {name: None for name in ("failure", "erroneous", "clinically_erroneous", "review", "min_frame_dice", "mean_dice")}
+_NO_REVIEW = {
+    name: None for name in ("failure", "erroneous", "clinically_erroneous", "review", "min_frame_dice", "mean_dice")
+}
 
 
 def _unscorable(task: Task, curves: dict[str, np.ndarray], qc: QCConfig) -> str | None:
@@ -122,8 +129,12 @@ def summarise_qc_set(rows: list[dict]) -> dict:
         "usable": balance(usable),
         "erroneous_fraction": balance(usable)["erroneous"] / max(len(usable), 1),
         "clinically_erroneous": sum(bool(r["clinically_erroneous"]) for r in usable),
-        "by_failure": {name: balance([r for r in usable if (r["failure"] or "none") == name]) for name in sorted(by_failure)},
+        "by_failure": {
+            name: balance([r for r in usable if (r["failure"] or "none") == name]) for name in sorted(by_failure)
+        },
         "by_model": {name: balance([r for r in usable if r["model"] == name]) for name in sorted(by_model)},
         "errors": [f"{r['subject_id']}: {r['error']}" for r in rows if r["status"] != STATUS_OK],
-        "unscorable": [f"{r['subject_id']}: {r['qc_error']}" for r in rows if r["status"] == STATUS_OK and r["qc_error"]],
+        "unscorable": [
+            f"{r['subject_id']}: {r['qc_error']}" for r in rows if r["status"] == STATUS_OK and r["qc_error"]
+        ],
     }

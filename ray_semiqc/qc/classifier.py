@@ -6,6 +6,7 @@ calibration cases; `assess` judges that threshold on test cases neither step saw
 `results_row` and `results_by_source` report); `save`/`load` write one self-describing file that names its task,
 so a model of the other task is refused.
 """
+
 from __future__ import annotations
 
 import math
@@ -99,7 +100,7 @@ class QCClassifier:
         self.device = device
 
     @classmethod
-    def from_config(cls, task: str, qc: QCConfig, seed: int = 0, device: str = "cpu") -> "QCClassifier":
+    def from_config(cls, task: str, qc: QCConfig, seed: int = 0, device: str = "cpu") -> QCClassifier:
         return cls(
             task=task,
             resample_length=qc.resample_length,
@@ -134,7 +135,7 @@ class QCClassifier:
         erroneous: Sequence[bool],
         *,
         prepare_network: Callable[[nn.Module], nn.Module] | None = None,
-    ) -> "QCClassifier":
+    ) -> QCClassifier:
         """Learn from cases and the reviewer's labels; `prepare_network` wraps the network for
         training (Ray Train's `prepare_model`: device placement, DDP)."""
         features = self.features(curves)
@@ -151,7 +152,9 @@ class QCClassifier:
             raise ValueError(f"{len(features)} cases but {labels.shape} labels")
         n_erroneous = int(labels.sum())
         if n_erroneous in (0, len(labels)):
-            raise ValueError(f"QC training needs good and erroneous cases; got {n_erroneous} erroneous of {len(labels)}")
+            raise ValueError(
+                f"QC training needs good and erroneous cases; got {n_erroneous} erroneous of {len(labels)}"
+            )
         self.network_ = self.build_network().to(self.device)
         trained = prepare_network(self.network_) if prepare_network else self.network_
         optimizer = torch.optim.Adam(trained.parameters(), lr=self.learning_rate)
@@ -163,7 +166,9 @@ class QCClassifier:
         for _ in range(self.epochs):
             order = np.array_split(rng.permutation(len(labels)), n_batches)
             batches = ({"curves": features[i], "erroneous": labels[i]} for i in order)
-            self.training_loss_.append(train_epoch(trained, batches, optimizer, loss_fn, self.device, self.gradient_clip_norm))
+            self.training_loss_.append(
+                train_epoch(trained, batches, optimizer, loss_fn, self.device, self.gradient_clip_norm)
+            )
         self.n_train_ = len(labels)
         self.n_train_erroneous_ = n_erroneous
         self.operating_point_ = None
@@ -179,13 +184,13 @@ class QCClassifier:
             p_erroneous = torch.sigmoid(self.network_(features)).double().cpu().numpy()
         return np.stack([1.0 - p_erroneous, p_erroneous], axis=1)
 
-    def calibrate(self, curves, erroneous, sensitivity_weight: float) -> "QCClassifier":
+    def calibrate(self, curves, erroneous, sensitivity_weight: float) -> QCClassifier:
         """Choose the operating threshold by weighted Youden on calibration cases (not the training ones)."""
         self.operating_point_ = choose_operating_point(erroneous, self.predict_proba(curves)[:, 1], sensitivity_weight)
         self.test_point_ = None
         return self
 
-    def assess(self, curves, erroneous, sources: Sequence[str] | None = None) -> "QCClassifier":
+    def assess(self, curves, erroneous, sources: Sequence[str] | None = None) -> QCClassifier:
         """Sensitivity, specificity and AUC at the calibrated threshold on test cases (kept for the ROC
         figure). `sources` names where each case came from (the model, or an injected failure), so the
         assessment can be broken down by it (`results_by_source`)."""
@@ -196,7 +201,9 @@ class QCClassifier:
             raise ValueError(f"{len(self.test_erroneous_)} test cases but {len(sources)} sources")
         self.test_sources_ = list(sources) if sources is not None else None
         point = self.operating_point_
-        self.test_point_ = operating_point_at(self.test_erroneous_, self.test_p_erroneous_, point.threshold, point.sensitivity_weight)
+        self.test_point_ = operating_point_at(
+            self.test_erroneous_, self.test_p_erroneous_, point.threshold, point.sensitivity_weight
+        )
         return self
 
     def predict(self, curves) -> np.ndarray:
@@ -221,7 +228,9 @@ class QCClassifier:
             "n": point.n,
             "n_erroneous": point.n_erroneous,
             "target_sensitivity": target_sensitivity,
-            "specificity_at_target": specificity_at_sensitivity(self.test_erroneous_, self.test_p_erroneous_, target_sensitivity),
+            "specificity_at_target": specificity_at_sensitivity(
+                self.test_erroneous_, self.test_p_erroneous_, target_sensitivity
+            ),
         }
 
     def results_by_source(self) -> list[dict]:
@@ -266,7 +275,7 @@ class QCClassifier:
         return path
 
     @classmethod
-    def load(cls, path: Path, expect_task: str | None = None, device: str = "cpu") -> "QCClassifier":
+    def load(cls, path: Path, expect_task: str | None = None, device: str = "cpu") -> QCClassifier:
         """Load a saved classifier; refuse a file that is not one, or one of another task."""
         path = Path(path)
         if not path.exists():
@@ -294,7 +303,9 @@ class QCClassifier:
         if tested:
             classifier.test_erroneous_ = np.asarray(state["test_erroneous"], dtype=bool)
             classifier.test_p_erroneous_ = np.asarray(state["test_p_erroneous"], dtype=np.float64)
-            classifier.test_sources_ = state.get("test_sources")  # absent from files saved before the breakdown by source
+            classifier.test_sources_ = state.get(
+                "test_sources"
+            )  # absent from files saved before the breakdown by source
         return classifier
 
     def _standardised(self, features: np.ndarray) -> np.ndarray:

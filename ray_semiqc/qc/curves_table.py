@@ -4,6 +4,7 @@ One schema for both tasks (the other task's curve and metric columns are null), 
 from either task, or both, are written and read the same way. A subject whose segmentation
 or measurement failed is a row with status 'error' and the reason, never a missing row.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,7 +53,11 @@ def curves_row(
         raise ValueError(f"subject {subject_id}: a curves row has either curves or an error, not both or neither")
     row = {name: None for name in CURVES_SCHEMA.names}
     row.update(
-        subject_id=str(subject_id), task=task.name, model=model, qc_probability_good=qc_probability_good, qc_error=qc_error
+        subject_id=str(subject_id),
+        task=task.name,
+        model=model,
+        qc_probability_good=qc_probability_good,
+        qc_error=qc_error,
     )
     if error is not None:
         row.update(status=STATUS_ERROR, error=str(error))

@@ -7,6 +7,7 @@ has its analogues: under-segmentation (a thinned lumen), a leak into a neighbour
 vessel, an empty frame, a spike. Each takes and returns an X×Y×Z×T label volume (a copy)
 and draws its severity (1..config.qc.failure_max_px pixels) and place from `rng`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

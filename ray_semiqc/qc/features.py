@@ -6,6 +6,7 @@ log of its maximum over a reference scale from config.qc, the same at every step
 implausibly small or large ventricle, or an RV:LV ratio off, is visible too. Curves are
 resampled over the cycle, so cohorts with any frame count share one classifier.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -17,7 +18,9 @@ from ray_semiqc.tasks import Task
 MIN_FRAMES = 3  # fewer frames is no cycle
 
 
-def curve_features(task: Task, curves: dict[str, np.ndarray], length: int, reference_scale: dict[str, float]) -> np.ndarray:
+def curve_features(
+    task: Task, curves: dict[str, np.ndarray], length: int, reference_scale: dict[str, float]
+) -> np.ndarray:
     """`length × 2·n_curves` float32 features of one case; bad curves raise a ValueError saying why."""
     missing = [name for name in task.curve_names if name not in curves]
     if missing:

@@ -3,6 +3,7 @@
 Figures are built as `matplotlib.figure.Figure` objects, not through pyplot, so no backend
 or global state is touched: `savefig` renders with Agg, on headless workers too.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -46,7 +47,9 @@ def plot_subject_curves(
         axis.grid(alpha=0.3)
     if truth_curves is not None:
         axes[0][0].legend(fontsize=8)
-    figure.suptitle(f"{task.name.upper()} {subject_id}: {_verdict(qc_probability_good, threshold_p_erroneous)}", fontsize=11)
+    figure.suptitle(
+        f"{task.name.upper()} {subject_id}: {_verdict(qc_probability_good, threshold_p_erroneous)}", fontsize=11
+    )
     return _save(figure, path)
 
 

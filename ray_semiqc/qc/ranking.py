@@ -5,6 +5,7 @@ QC probability, its rank (1 = most likely accurate) and the versions of the segm
 and QC models that produced them. Cases that cannot be scored (a failed segmentation, an
 all-zero curve) stay in the table, unranked, with the reason.
 """
+
 from __future__ import annotations
 
 import pyarrow as pa
@@ -33,7 +34,9 @@ def score_rows(rows: list[dict], classifier: QCClassifier) -> list[dict]:
         if row["status"] != STATUS_OK:
             continue
         if row["task"] != classifier.task:
-            raise ValueError(f"subject {row['subject_id']}: a {row['task']} row cannot be scored by a {classifier.task} QC model")
+            raise ValueError(
+                f"subject {row['subject_id']}: a {row['task']} row cannot be scored by a {classifier.task} QC model"
+            )
         try:
             case = row_curves(row)
             classifier.features([case])
@@ -60,7 +63,9 @@ def rank_cases(curves_table: pa.Table, qc_model: QCClassifier) -> pa.Table:
     version = qc_model.version_
     audit = []
     for position, row in enumerate(ranked + unscored, start=1):
-        reason = None if row["qc_probability_good"] is not None else (row["qc_error"] or f"{row['status']}: {row['error']}")
+        reason = (
+            None if row["qc_probability_good"] is not None else (row["qc_error"] or f"{row['status']}: {row['error']}")
+        )
         audit.append(
             {
                 "rank": position if reason is None else None,
@@ -81,4 +86,6 @@ def best_in_class(ranking: pa.Table, k: int) -> pa.Table:
         raise ValueError(f"k must be at least 1, got {k}")
     ranked = [row for row in ranking.to_pylist() if row["rank"] is not None]
     top = sorted(ranked, key=lambda r: r["rank"])[:k]
-    return pa.Table.from_pylist(top, schema=RANKING_SCHEMA).select(["subject_id", "qc_probability_good", "rank", "model", "qc_model"])
+    return pa.Table.from_pylist(top, schema=RANKING_SCHEMA).select(
+        ["subject_id", "qc_probability_good", "rank", "model", "qc_model"]
+    )

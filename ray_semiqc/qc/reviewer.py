@@ -7,6 +7,7 @@ an ejection fraction off by more than ef_abs_error_points, or any frame whose Di
 worst class of that frame) is below min_frame_dice. Reviewers disagree at the margin, so a
 seeded fraction reviewer_label_noise of verdicts is flipped.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,7 +47,9 @@ def frame_dice(task: Task, predicted_4d: np.ndarray, truth_4d: np.ndarray) -> np
         frames = torch.as_tensor(np.moveaxis(np.asarray(labels, dtype=np.int64), 3, 0)[:, None])
         return one_hot(frames, num_classes=task.n_classes)
 
-    dice = compute_dice(frames_one_hot(predicted_4d), frames_one_hot(truth_4d), include_background=False, ignore_empty=False)
+    dice = compute_dice(
+        frames_one_hot(predicted_4d), frames_one_hot(truth_4d), include_background=False, ignore_empty=False
+    )
     return dice.numpy()
 
 
@@ -64,7 +67,9 @@ def review_case(
     true = task_metrics(task, task_curves(task, truth_4d, spacing_mm), ed_frame)
     reasons = []
     for name in RELATIVE_METRICS[task.name]:
-        relative_error = abs(predicted[name] - true[name]) / true[name] if true[name] > 0 else np.inf * (predicted[name] > 0)
+        relative_error = (
+            abs(predicted[name] - true[name]) / true[name] if true[name] > 0 else np.inf * (predicted[name] > 0)
+        )
         if relative_error > qc.volume_rel_error:
             reasons.append(f"{name} off by {100 * relative_error:.0f}%")
     for name in POINTS_METRICS[task.name]:

@@ -8,6 +8,7 @@ cases reports the sensitivity it was chosen to have. Test sets are small, so a s
 comes with its Wilson 95% interval; and the specificity the ROC allows at a target
 sensitivity (the seed's 95%) is read off it, to show what that bar would cost.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -56,7 +57,9 @@ def choose_operating_point(erroneous: np.ndarray, p_erroneous: np.ndarray, sensi
     return operating_point_at(erroneous, p_erroneous, threshold, sensitivity_weight)
 
 
-def operating_point_at(erroneous: np.ndarray, p_erroneous: np.ndarray, threshold: float, sensitivity_weight: float) -> OperatingPoint:
+def operating_point_at(
+    erroneous: np.ndarray, p_erroneous: np.ndarray, threshold: float, sensitivity_weight: float
+) -> OperatingPoint:
     """Sensitivity, specificity and AUC of cases at a given threshold (P(erroneous) ≥ threshold: erroneous)."""
     erroneous, p_erroneous = _checked(erroneous, p_erroneous)
     _check_fraction("sensitivity weight", sensitivity_weight)
@@ -120,9 +123,7 @@ def _checked(erroneous, p_erroneous) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"labels {erroneous.shape} and probabilities {p_erroneous.shape} must be 1-D and match")
     n_erroneous = int(erroneous.sum())
     if n_erroneous in (0, len(erroneous)):
-        raise ValueError(
-            f"an ROC needs both good and erroneous cases; got {n_erroneous} erroneous of {len(erroneous)}"
-        )
+        raise ValueError(f"an ROC needs both good and erroneous cases; got {n_erroneous} erroneous of {len(erroneous)}")
     return erroneous, p_erroneous
 
 

@@ -4,6 +4,7 @@ Written as one batched affine warp (torch `affine_grid`/`grid_sample`) because M
 transforms draw from their own per-transform NumPy state and work per sample, while we want
 every draw from one passed-in torch generator and the whole batch warped in one call.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,6 +45,10 @@ def augment_batch(
     theta[:, 1, 0], theta[:, 1, 1] = sin * flip_x, cos * flip_y
     grid = F.affine_grid(theta.to(images.device), list(images.shape), align_corners=False)
     warped_images = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    warped_labels = F.grid_sample(labels[:, None].float(), grid, mode="nearest", padding_mode="zeros", align_corners=False)
-    jittered = warped_images * gain.to(images.device)[:, None, None, None] + offset.to(images.device)[:, None, None, None]
+    warped_labels = F.grid_sample(
+        labels[:, None].float(), grid, mode="nearest", padding_mode="zeros", align_corners=False
+    )
+    jittered = (
+        warped_images * gain.to(images.device)[:, None, None, None] + offset.to(images.device)[:, None, None, None]
+    )
     return jittered, warped_labels[:, 0].to(labels.dtype)

@@ -6,6 +6,7 @@ unary = −log of the network's softmax, Potts pairwise term with a Gaussian spa
 in torch because the maintained CRF packages (pydensecrf2) ship only as C++ sources that
 need a compiler to install.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,7 +34,7 @@ class CRFParameters:
     bilateral_weight: float
 
     @classmethod
-    def from_config(cls, experiment_config) -> "CRFParameters":
+    def from_config(cls, experiment_config) -> CRFParameters:
         return cls(
             iterations=experiment_config.crf_iterations,
             spatial_sigma_px=experiment_config.crf_spatial_sigma_px,
@@ -74,7 +75,7 @@ class _BilateralGrid:
     interpolation: torch.Tensor  # N×B×H×W: hat weights α_b(I_i), summing to 1 over b
 
     @classmethod
-    def build(cls, images: torch.Tensor, sigma_intensity: float) -> "_BilateralGrid":
+    def build(cls, images: torch.Tensor, sigma_intensity: float) -> _BilateralGrid:
         # Intensities in units of each slice's range, so one σ serves both tasks' normalisations.
         low = images.amin(dim=(2, 3), keepdim=True)
         span = (images.amax(dim=(2, 3), keepdim=True) - low).clamp_min(1e-6)
@@ -116,12 +117,16 @@ def refine_probabilities(probabilities: torch.Tensor, images: torch.Tensor, para
     return q
 
 
-def refine_labels(probabilities: np.ndarray, images: np.ndarray, params: CRFParameters, slices_per_pass: int) -> np.ndarray:
+def refine_labels(
+    probabilities: np.ndarray, images: np.ndarray, params: CRFParameters, slices_per_pass: int
+) -> np.ndarray:
     """CRF-refined labels N×H×W (uint8), computed `slices_per_pass` slices at a time to bound memory."""
     labels = np.empty((probabilities.shape[0], *probabilities.shape[2:]), dtype=np.uint8)
     for start in range(0, probabilities.shape[0], slices_per_pass):
         stop = start + slices_per_pass
-        q = refine_probabilities(torch.as_tensor(probabilities[start:stop]), torch.as_tensor(images[start:stop]), params)
+        q = refine_probabilities(
+            torch.as_tensor(probabilities[start:stop]), torch.as_tensor(images[start:stop]), params
+        )
         labels[start:stop] = q.argmax(dim=1).numpy().astype(np.uint8)
     return labels
 
@@ -139,5 +144,7 @@ def crf_pseudo_label(
     """A full-cycle pseudo-label X×Y×Z×T: the model's softmax, refined slice by slice by the dense CRF."""
     slices, layout = prepare_slices(image_4d, task, crop_size)
     probabilities = predict_probabilities(model, slices, device, batch_size)
-    probabilities = probabilities.cpu().numpy() if isinstance(probabilities, torch.Tensor) else np.asarray(probabilities)
+    probabilities = (
+        probabilities.cpu().numpy() if isinstance(probabilities, torch.Tensor) else np.asarray(probabilities)
+    )
     return restore_labels(refine_labels(probabilities, slices, params, slices_per_pass), layout)

@@ -5,11 +5,12 @@ of a sparse label volume are unknown, never background), every slice of those fr
 Pseudo-labelled subjects (from the semi-supervised stage) are full-cycle: every frame, every
 slice. Training never opens anything under the cohort's `truth/` folder.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -114,7 +115,9 @@ def split_validation(
 def _refuse_truth(cohort_root: Path, subject_id: str, label_path: Path) -> None:
     truth_root = (Path(cohort_root) / TRUTH_DIR).resolve()
     if truth_root == label_path.resolve() or truth_root in label_path.resolve().parents:
-        raise CohortError(subject_id, label_path, f"training labels must never come from the cohort's hidden {TRUTH_DIR}/ folder")
+        raise CohortError(
+            subject_id, label_path, f"training labels must never come from the cohort's hidden {TRUTH_DIR}/ folder"
+        )
 
 
 def _annotated_frames(cohort_root: Path, record: SubjectRecord, task: Task):
@@ -168,7 +171,9 @@ def build_training_set(
         raise TrainingSetError(problems)
     if not images:
         empty = np.zeros((0, 1, crop_size, crop_size), np.float32)
-        return SliceSet(empty, np.zeros((0, crop_size, crop_size), np.uint8), np.array([], str), np.array([], int), 0, 0)
+        return SliceSet(
+            empty, np.zeros((0, crop_size, crop_size), np.uint8), np.array([], str), np.array([], int), 0, 0
+        )
     return SliceSet(
         images=np.concatenate(images),
         labels=np.concatenate(labels),

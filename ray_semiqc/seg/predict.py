@@ -1,9 +1,10 @@
 """Segment slices, subjects and whole folders with a trained network (plain torch, any device)."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -88,7 +89,9 @@ def segment_subjects_to_folder(
     result = SegmentedFolder()
     for subject_id in subject_ids:
         if subject_id not in records:
-            result.problems.append(manifest_problems.get(subject_id) or CohortError(subject_id, None, "not in the cohort manifest"))
+            result.problems.append(
+                manifest_problems.get(subject_id) or CohortError(subject_id, None, "not in the cohort manifest")
+            )
             continue
         try:
             subject = load_subject(cohort, records[subject_id], task, with_label=False)

@@ -4,6 +4,7 @@ Slice order: an X×Y×Z×T volume becomes N = Z·T slices in (z, t) C-order, i.e
 `n = z * T + t`; each slice is the X×Y plane (H = X, W = Y) cropped or padded about its
 centre to crop_size × crop_size. `restore_labels` is the exact inverse onto the original grid.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

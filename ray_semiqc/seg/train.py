@@ -7,14 +7,15 @@ with a seeded generator), a list in a test, or a Ray Data shard in `distributed/
 Validation (MONAI DiceCELoss and DiceMetric) runs every `validate_every_steps`; the weights
 with the best validation Dice are kept.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import math
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -76,7 +77,9 @@ def _check_labels(label: torch.Tensor, task: Task) -> None:
 
 
 @torch.no_grad()
-def validate(model: nn.Module, val_set: SliceSet, task: Task, device: torch.device, batch_size: int, bf16: bool) -> dict:
+def validate(
+    model: nn.Module, val_set: SliceSet, task: Task, device: torch.device, batch_size: int, bf16: bool
+) -> dict:
     """Mean DiceCE loss per slice and mean foreground Dice per subject (all its slices as one volume)."""
     if len(val_set) == 0:
         return {"validation_loss": math.nan, "validation_dice": math.nan}
@@ -95,7 +98,9 @@ def validate(model: nn.Module, val_set: SliceSet, task: Task, device: torch.devi
     for subject_id in np.unique(val_set.subject_ids):
         rows = torch.from_numpy(np.flatnonzero(val_set.subject_ids == subject_id))
         # one subject's slices as one N×H×W volume: Dice of the structure, not of single slices
-        one_hot = [torch.nn.functional.one_hot(x[rows], task.n_classes).permute(3, 0, 1, 2)[None] for x in (predicted, truth)]
+        one_hot = [
+            torch.nn.functional.one_hot(x[rows], task.n_classes).permute(3, 0, 1, 2)[None] for x in (predicted, truth)
+        ]
         metric(y_pred=one_hot[0], y=one_hot[1])
     dice = float(metric.aggregate())
     model.train()

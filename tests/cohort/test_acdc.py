@@ -1,4 +1,5 @@
 """ACDC folders become our layout: labels remapped, ED/ES from Info.cfg, bad patients named."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,7 +19,9 @@ SPACING = (1.5, 1.5, 8.0, 30.0)
 def _write_patient(root: Path, name: str, ed: int, es: int, group: str, gt_value_for_lv: int = 3) -> np.ndarray:
     folder = root / "training" / name
     folder.mkdir(parents=True)
-    (folder / "Info.cfg").write_text(f"ED: {ed}\nES: {es}\nGroup: {group}\nHeight: 180.0\nNbFrame: {SHAPE[3]}\nWeight: 80.0\n")
+    (folder / "Info.cfg").write_text(
+        f"ED: {ed}\nES: {es}\nGroup: {group}\nHeight: 180.0\nNbFrame: {SHAPE[3]}\nWeight: 80.0\n"
+    )
     cine = np.arange(np.prod(SHAPE), dtype=np.int16).reshape(SHAPE)
     image = nib.Nifti1Image(cine, np.diag([*SPACING[:3], 1.0]))
     image.header.set_zooms(SPACING)

@@ -1,4 +1,5 @@
 """The montage is a picture a person can read: slices × frames with contours, as a PNG."""
+
 from __future__ import annotations
 
 import matplotlib.image

@@ -1,4 +1,5 @@
 """The phantom is physics, not circles on noise: its masks measure what it was built with."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -63,8 +64,12 @@ def test_myocardial_volume_is_conserved_while_the_wall_thickens(cohort_truth):
         # a thicker wall at ES: same myocardium around a smaller cavity on the mid slice
         mid = sax.shape[2] // 2
         es = record.es_frame
-        wall_ed = (sax[:, :, mid, 0] == 2).sum() / np.sqrt((sax[:, :, mid, 0] <= 2).sum() - (sax[:, :, mid, 0] == 0).sum())
-        wall_es = (sax[:, :, mid, es] == 2).sum() / np.sqrt((sax[:, :, mid, es] <= 2).sum() - (sax[:, :, mid, es] == 0).sum())
+        wall_ed = (sax[:, :, mid, 0] == 2).sum() / np.sqrt(
+            (sax[:, :, mid, 0] <= 2).sum() - (sax[:, :, mid, 0] == 0).sum()
+        )
+        wall_es = (sax[:, :, mid, es] == 2).sum() / np.sqrt(
+            (sax[:, :, mid, es] <= 2).sum() - (sax[:, :, mid, es] == 0).sum()
+        )
         assert wall_es > wall_ed
 
 
@@ -135,9 +140,7 @@ def test_aortic_area_peaks_in_early_systole(cohort_truth):
 
 
 def test_distensibility_from_masks_matches_pulse_pressure_and_parameter():
-    config = dataclasses.replace(
-        load_preset("paper").phantom, aorta_matrix=(96, 96), aorta_frames=20, supersample=2
-    )
+    config = dataclasses.replace(load_preset("paper").phantom, aorta_matrix=(96, 96), aorta_frames=20, supersample=2)
     rng = np.random.default_rng(3)
     physiology = draw_physiology("healthy", rng)
     thorax = draw_thorax((96 * config.pixel_mm, 96 * config.pixel_mm), 1.0, rng)

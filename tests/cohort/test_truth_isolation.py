@@ -3,6 +3,7 @@
 Every file Python opens (builtins/io/os/gzip open, hence nibabel too) raises the "open" audit
 event; a hook records the paths while the paths under test run on the smoke cohort.
 """
+
 from __future__ import annotations
 
 import sys
@@ -56,7 +57,9 @@ def test_the_recorder_sees_truth_reads(smoke_cohort):
     image = load_subject(smoke_cohort, record, SAX, with_label=False).image
     with opened_files() as opened:
         load_truth(smoke_cohort, record, SAX, image.shape)
-    assert set(_under_truth(opened, smoke_cohort)) == {str((smoke_cohort / TRUTH_DIR / record.subject_id / SAX.label_file).resolve())}
+    assert set(_under_truth(opened, smoke_cohort)) == {
+        str((smoke_cohort / TRUTH_DIR / record.subject_id / SAX.label_file).resolve())
+    }
 
 
 @pytest.mark.parametrize("task", [SAX, AORTA], ids=lambda t: t.name)
@@ -80,14 +83,18 @@ def test_segmenting_measuring_and_ranking_the_unlabelled_pool_never_opens_truth(
             slices = torch.from_numpy(subject.image.transpose(3, 2, 0, 1).reshape(-1, 1, *subject.image.shape[:2]))
             with torch.no_grad():
                 masks = network(slices / slices.amax()).argmax(1).numpy().astype(np.uint8)
-            labels = masks.reshape(subject.image.shape[3], subject.image.shape[2], *subject.image.shape[:2]).transpose(2, 3, 1, 0)
+            labels = masks.reshape(subject.image.shape[3], subject.image.shape[2], *subject.image.shape[:2]).transpose(
+                2, 3, 1, 0
+            )
             curves = task_curves(SAX, labels, subject.spacing_mm)
             metrics = task_metrics(SAX, curves, record.ed_frame, record.central_pulse_pressure_mmhg)
             rows.append(curves_row(record.subject_id, SAX, "untrained", curves=curves, metrics=metrics))
         table = pa.Table.from_pylist(rows, schema=CURVES_SCHEMA)
         # any fitted classifier will do: the point is what ranking opens, not how well it ranks
         scorable = [{name: np.arange(1.0, 9.0) * (i + 1) for name in SAX.curve_names} for i in range(6)]
-        classifier = QCClassifier(task="sax", resample_length=8, dense_units=4, lstm_hidden=4, lstm_layers=1, epochs=2, seed=0)
+        classifier = QCClassifier(
+            task="sax", resample_length=8, dense_units=4, lstm_hidden=4, lstm_layers=1, epochs=2, seed=0
+        )
         classifier.fit(scorable, [i % 2 == 0 for i in range(6)])
         ranking = rank_cases(table, classifier)
         best_in_class(ranking, k=3)

@@ -1,4 +1,5 @@
 """Every kind of bad input is named (subject, file, problem), and the rest of the cohort still validates."""
+
 from __future__ import annotations
 
 import dataclasses

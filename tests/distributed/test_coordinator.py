@@ -1,4 +1,5 @@
 """The experiment's state machine, without Ray: order of stages, persistence, resume."""
+
 import json
 
 import pytest
@@ -20,8 +21,10 @@ def test_stages_come_in_the_seed_order_and_resume_from_the_file(tmp_path):
     stage, items = state.next_stage()
     assert stage == "train_baselines"
     assert [i.key for i in items] == [
-        "train_baselines/aorta/full/seed0", "train_baselines/aorta/half/seed0",
-        "train_baselines/sax/full/seed0", "train_baselines/sax/half/seed0",
+        "train_baselines/aorta/full/seed0",
+        "train_baselines/aorta/half/seed0",
+        "train_baselines/sax/full/seed0",
+        "train_baselines/sax/half/seed0",
     ]
     for item in items:
         state.complete(item.key, {"model": f"{item.key}/model.pt"})

@@ -1,4 +1,5 @@
 """The whole smoke experiment end to end on Ray: both tasks, five scenarios, one seed; then resume."""
+
 import json
 
 import pandas as pd
@@ -42,7 +43,10 @@ def test_the_grid_trains_every_scenario_and_reports_its_tables(smoke_run, experi
     assert tuple(pd.read_csv(results / "qc.csv").columns) == QC_COLUMNS
     by_source = pd.read_csv(results / "qc_by_source.csv")
     assert tuple(by_source.columns) == QC_SOURCE_COLUMNS
-    assert by_source.groupby("task")[["erroneous", "good"]].sum().sum(axis=1).to_dict() == pd.read_csv(results / "qc.csv").set_index("task")["n"].to_dict()
+    assert (
+        by_source.groupby("task")[["erroneous", "good"]].sum().sum(axis=1).to_dict()
+        == pd.read_csv(results / "qc.csv").set_index("task")["n"].to_dict()
+    )
     # the QC method cross-validated by subject: every usable case of each task's QC set tested once
     cross_validated = pd.read_csv(results / "qc_cross_validation.csv").set_index("task")
     assert tuple(cross_validated.reset_index().columns) == QC_CROSS_VALIDATION_COLUMNS
@@ -50,9 +54,15 @@ def test_the_grid_trains_every_scenario_and_reports_its_tables(smoke_run, experi
     for task in ("aorta", "sax"):
         qc_set = pd.read_parquet(run / "qc" / task / "seed0" / "set.parquet")
         usable = qc_set[(qc_set["status"] == "ok") & qc_set["qc_error"].isna()]
-        assert (cross_validated.loc[task, "n"], cross_validated.loc[task, "n_erroneous"]) == (len(usable), usable["erroneous"].sum())
+        assert (cross_validated.loc[task, "n"], cross_validated.loc[task, "n_erroneous"]) == (
+            len(usable),
+            usable["erroneous"].sum(),
+        )
     cv_by_source = pd.read_csv(results / "qc_cross_validation_by_source.csv")
-    assert cv_by_source.groupby("task")[["erroneous", "good"]].sum().sum(axis=1).to_dict() == cross_validated["n"].to_dict()
+    assert (
+        cv_by_source.groupby("task")[["erroneous", "good"]].sum().sum(axis=1).to_dict()
+        == cross_validated["n"].to_dict()
+    )
     # the phantom hides truth for its pool: how good the chosen pseudo-labels really were is reported
     quality = pd.read_csv(results / "selection_quality.csv")
     assert tuple(quality.columns) == SELECTION_QUALITY_COLUMNS
@@ -98,9 +108,24 @@ def test_report_holds_the_tables_and_figures_offline(smoke_run):
     assert "cross-validated by subject" in text and "Not made by this run" not in text
     figures = {p.name for p in (run / "figures").glob("*.png")}
     for task in ("aorta", "sax"):
-        assert {f"fig2_dice_change_{task}.png", f"fig3_panel_{task}.png", f"curves_{task}.png", f"qc_roc_{task}_seed0.png"} <= figures
+        assert {
+            f"fig2_dice_change_{task}.png",
+            f"fig3_panel_{task}.png",
+            f"curves_{task}.png",
+            f"qc_roc_{task}_seed0.png",
+        } <= figures
     per_case = pd.read_parquet(run / "results" / "per_case.parquet")
-    assert {"task", "seed", "scenario", "subject_id", "group", "status", "dice_pct", "lvef_pct", "manual_lvef_pct"} <= set(per_case.columns)
+    assert {
+        "task",
+        "seed",
+        "scenario",
+        "subject_id",
+        "group",
+        "status",
+        "dice_pct",
+        "lvef_pct",
+        "manual_lvef_pct",
+    } <= set(per_case.columns)
 
 
 def test_a_restarted_driver_resumes_without_retraining(smoke_run, experiment_config, smoke_cohort):

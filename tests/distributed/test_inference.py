@@ -1,5 +1,6 @@
 """Cohort inference with Ray Data: every subject exactly once (bad files as error rows), resume,
 masks on the original grid, a dead actor, and two simulated nodes."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -116,7 +117,10 @@ def qc_model_path(tmp_path_factory, smoke_config) -> Path:
     cases, erroneous = [], []
     for index in range(24):
         phase = 2 * np.pi * np.arange(SHAPE[3]) / SHAPE[3]
-        curves = {name: scale * (1.2 + np.cos(phase)) + rng.uniform(0, 2, SHAPE[3]) for name, scale in (("lv_volume_ml", 60), ("myo_volume_ml", 50), ("rv_volume_ml", 70))}
+        curves = {
+            name: scale * (1.2 + np.cos(phase)) + rng.uniform(0, 2, SHAPE[3])
+            for name, scale in (("lv_volume_ml", 60), ("myo_volume_ml", 50), ("rv_volume_ml", 70))
+        }
         if index % 2:
             curves["lv_volume_ml"][1] = 1.0
         cases.append(curves)
@@ -217,12 +221,16 @@ def test_a_rerun_skips_subjects_already_done_and_never_duplicates_rows(
     kept = [row for row in finished if row["subject_id"] in ("U00", "U01", "U02", "U_3d")]
     (tmp_path / "parts").mkdir()
     write_curves_table(tmp_path / "parts" / "part-earlier.parquet", kept)
-    rerun = infer_cohort(cohort, "sax", model_path, tmp_path, smoke_config, qc_model_path=qc_model_path, write_masks=True)
+    rerun = infer_cohort(
+        cohort, "sax", model_path, tmp_path, smoke_config, qc_model_path=qc_model_path, write_masks=True
+    )
     table = pq.read_table(rerun.curves_path).to_pylist()
     ids = [row["subject_id"] for row in table]
     assert sorted(ids) == sorted(GOOD + list(BAD)) and len(ids) == len(set(ids))
     assert (rerun.subjects_total, rerun.subjects_ok, rerun.subjects_error, rerun.subjects_resumed) == (12, 6, 6, 4)
-    assert rerun.images_per_s > 0 and str(rerun).startswith("12 subjects: 6 ok, 6 error, 4 resumed from an earlier run;")
+    assert rerun.images_per_s > 0 and str(rerun).startswith(
+        "12 subjects: 6 ok, 6 error, 4 resumed from an earlier run;"
+    )
     # 8 subjects in parts of 4: the start-up cost and the rate after it are reported apart
     assert 0 < rerun.seconds_to_first_rows < rerun.seconds and rerun.steady_subjects_per_s > 0
     assert f"first rows after {rerun.seconds_to_first_rows:.1f} s" in str(rerun)
@@ -231,7 +239,9 @@ def test_a_rerun_skips_subjects_already_done_and_never_duplicates_rows(
     # Once more through `semiqc infer` (what jobs/infer_cohort.py runs): nothing left to do, one summary line.
     arguments = ["--cohort", str(cohort), "--task", "sax", "--model", str(model_path), "--qc", str(qc_model_path)]
     assert main(["infer", *arguments, "--out", str(tmp_path), "--preset", "smoke", "--masks"]) == 0
-    assert capsys.readouterr().out.startswith("12 subjects: 6 ok, 6 error, 12 resumed from an earlier run; 0.00 subjects/s")
+    assert capsys.readouterr().out.startswith(
+        "12 subjects: 6 ok, 6 error, 12 resumed from an earlier run; 0.00 subjects/s"
+    )
 
 
 def test_an_output_folder_of_another_model_is_refused(cohort, model_path, tmp_path):

@@ -2,6 +2,7 @@
 trains in-process on Ray Train (num_workers=0), its threshold is chosen on calibration subjects and
 judged on test subjects, and a
 curves table is ranked."""
+
 import hashlib
 import json
 import shutil
@@ -38,7 +39,9 @@ def _untrained_aorta_checkpoint(path, config):
     return save_checkpoint(path, build_network(network, AORTA, config.seg), meta)
 
 
-def test_build_qc_set_reviews_every_qc_train_subject_and_keeps_bad_ones_as_rows(ray_session, smoke_cohort, smoke_config, tmp_path):
+def test_build_qc_set_reviews_every_qc_train_subject_and_keeps_bad_ones_as_rows(
+    ray_session, smoke_cohort, smoke_config, tmp_path
+):
     cohort = shutil.copytree(smoke_cohort, tmp_path / "cohort")
     records = read_manifest(cohort).split("qc_train")
     broken = records[3]
@@ -92,8 +95,17 @@ def toy_qc_set(tmp_path_factory):
         erroneous = index % 3 == 0
         curves = _area_cycle(rng, erroneous)
         row = curves_row(f"{index:03d}", AORTA, "vgg_fcn/aorta/demo", curves, task_metrics(AORTA, curves))
-        rows.append({**row, "failure": None, "erroneous": erroneous, "clinically_erroneous": erroneous,
-                     "review": None, "min_frame_dice": 0.9, "mean_dice": 0.5 if erroneous else 0.9})
+        rows.append(
+            {
+                **row,
+                "failure": None,
+                "erroneous": erroneous,
+                "clinically_erroneous": erroneous,
+                "review": None,
+                "min_frame_dice": 0.9,
+                "mean_dice": 0.5 if erroneous else 0.9,
+            }
+        )
     set_dir = tmp_path_factory.mktemp("qc_set")
     pq.write_table(pa.Table.from_pylist(rows, schema=QC_SET_SCHEMA), set_dir / SET_FILE)
     return set_dir
@@ -117,7 +129,9 @@ def test_train_qc_on_ray_chooses_the_threshold_on_calibration_and_reports_test_s
     assert set(subjects["test"]).isdisjoint(subjects["train"] + subjects["calibration"])
 
 
-def test_cross_validation_tests_every_subject_once_with_its_own_fold_threshold(ray_session, toy_qc_set, smoke_config, tmp_path):
+def test_cross_validation_tests_every_subject_once_with_its_own_fold_threshold(
+    ray_session, toy_qc_set, smoke_config, tmp_path
+):
     report = json.loads(cross_validate_qc_on_ray(toy_qc_set, tmp_path, smoke_config, seed=0).read_text())
 
     folds = report["test_subjects_per_fold"]
@@ -127,16 +141,24 @@ def test_cross_validation_tests_every_subject_once_with_its_own_fold_threshold(r
     assert report["sensitivity"] == 1.0 and report["sensitivity_ci95_high"] == 1.0  # a lost frame is plain to see
     assert len(report["thresholds"]) == len(report["auc_per_fold"]) == len(folds)
     assert report["by_source"] == [
-        {"task": "aorta", "source": "vgg_fcn/aorta/demo", "erroneous": 20, "caught": 20, "good": 40,
-         "passed": round(report["specificity"] * 40)}
+        {
+            "task": "aorta",
+            "source": "vgg_fcn/aorta/demo",
+            "erroneous": 20,
+            "caught": 20,
+            "good": 40,
+            "passed": round(report["specificity"] * 40),
+        }
     ]
 
 
 def test_score_curves_writes_a_ranking_with_the_accurate_cases_first(ray_session, toy_qc_set, smoke_config, tmp_path):
     model_path = train_qc_on_ray(toy_qc_set, tmp_path / "qc", smoke_config, seed=0, workers=0)
     rng = np.random.default_rng(9)
-    rows = [curves_row(f"u{i}", AORTA, "vgg_fcn/aorta/demo", c, task_metrics(AORTA, c))
-            for i, c in enumerate(_area_cycle(rng, erroneous=i % 2 == 1) for i in range(8))]
+    rows = [
+        curves_row(f"u{i}", AORTA, "vgg_fcn/aorta/demo", c, task_metrics(AORTA, c))
+        for i, c in enumerate(_area_cycle(rng, erroneous=i % 2 == 1) for i in range(8))
+    ]
     rows.append(curves_row("u_bad", AORTA, "vgg_fcn/aorta/demo", error="subject u_bad: ao.nii.gz: file is empty"))
     curves_path = write_curves_table(tmp_path / "curves.parquet", rows)
 

@@ -1,4 +1,5 @@
 """`semiqc synth` (one Ray task per subject) writes the serial cohort byte for byte; `semiqc validate` reads it."""
+
 from __future__ import annotations
 
 import filecmp

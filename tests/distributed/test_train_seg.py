@@ -1,5 +1,6 @@
 """Segmentation training on Ray Train: in-process (num_workers=0), then one real run that is
 killed mid-way and re-run under the same name on 2 workers, continuing from its last checkpoint."""
+
 import os
 import signal
 import subprocess
@@ -10,13 +11,21 @@ import time
 import torch
 from ray.train.v2._internal.constants import CHECKPOINT_MANAGER_SNAPSHOT_FILENAME
 
-from ray_semiqc.distributed.train_seg import STATE_FILE, STORAGE_DIR, ShardEpochs, make_seg_trainer, train_segmenter_on_ray
+from ray_semiqc.distributed.train_seg import (
+    STATE_FILE,
+    STORAGE_DIR,
+    ShardEpochs,
+    make_seg_trainer,
+    train_segmenter_on_ray,
+)
 from ray_semiqc.models.checkpoint import load_checkpoint
 
 
 def test_in_process_trainer_writes_a_self_describing_checkpoint(ray_session, smoke_cohort, smoke_config, tmp_path):
     config = smoke_config.replace(seg={"train_steps": 4, "validate_every_steps": 2})
-    trainer = make_seg_trainer(smoke_cohort, "sax", "full", tmp_path, config, seed=0, workers=0, use_gpu=False, snapshot_steps=(1,))
+    trainer = make_seg_trainer(
+        smoke_cohort, "sax", "full", tmp_path, config, seed=0, workers=0, use_gpu=False, snapshot_steps=(1,)
+    )
     trainer.fit()
     model, meta = load_checkpoint(tmp_path / "model.pt", expect_task="sax", expect_network="res_unet")
     assert [h["step"] for h in meta.history] == [1, 2, 4]
@@ -26,7 +35,6 @@ def test_in_process_trainer_writes_a_self_describing_checkpoint(ray_session, smo
     snapshot, snapshot_meta = load_checkpoint(tmp_path / "snapshots" / "step1.pt")
     assert snapshot_meta.step == 1
     assert not all(torch.equal(a, b) for a, b in zip(snapshot.state_dict().values(), model.state_dict().values()))
-
 
 
 class _CountingShard:
@@ -64,10 +72,14 @@ _KILLED_RUN = textwrap.dedent(
 )
 
 
-def test_killed_run_continues_from_its_last_checkpoint_on_two_workers(ray_session, smoke_cohort, smoke_config, tmp_path):
+def test_killed_run_continues_from_its_last_checkpoint_on_two_workers(
+    ray_session, smoke_cohort, smoke_config, tmp_path
+):
     address = ray_session.get_runtime_context().gcs_address
     out = tmp_path / "model"
-    driver = subprocess.Popen([sys.executable, "-c", _KILLED_RUN, address, str(smoke_cohort), str(out)], start_new_session=True)
+    driver = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_RUN, address, str(smoke_cohort), str(out)], start_new_session=True
+    )
     experiment = out / STORAGE_DIR / "killed"
     deadline = time.monotonic() + 180
     try:
@@ -84,7 +96,9 @@ def test_killed_run_continues_from_its_last_checkpoint_on_two_workers(ray_sessio
 
     resumed_steps = max(reached) + 4
     config = smoke_config.replace(seg={"train_steps": resumed_steps, "validate_every_steps": 2})
-    model_path = train_segmenter_on_ray(smoke_cohort, "sax", "half", out, config, seed=0, workers=2, use_gpu=False, run_name="killed")
+    model_path = train_segmenter_on_ray(
+        smoke_cohort, "sax", "half", out, config, seed=0, workers=2, use_gpu=False, run_name="killed"
+    )
     _, meta = load_checkpoint(model_path, expect_task="sax")
     assert meta.resumed_from_step in reached and meta.resumed_from_step >= 2
     steps = [h["step"] for h in meta.history]

@@ -4,7 +4,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ray_semiqc.evaluate.report import ReportContent, table2_beside_seed, write_report
-from ray_semiqc.evaluate.tables import QC_COLUMNS, QC_CROSS_VALIDATION_COLUMNS, QC_SOURCE_COLUMNS, TABLE1_COLUMNS, TABLE3_COLUMNS
+from ray_semiqc.evaluate.tables import (
+    QC_COLUMNS,
+    QC_CROSS_VALIDATION_COLUMNS,
+    QC_SOURCE_COLUMNS,
+    TABLE1_COLUMNS,
+    TABLE3_COLUMNS,
+)
 
 
 def small_tables() -> dict[str, pd.DataFrame]:
@@ -17,7 +23,9 @@ def small_tables() -> dict[str, pd.DataFrame]:
         "table2": table2,
         "table3": pd.DataFrame([("sax", "half", "lvedv_ml", 150.0, 30.0, 5.0, 2.0)], columns=list(TABLE3_COLUMNS)),
         "qc": pd.DataFrame([("sax", 0.95, 0.83, 0.99, 0.6, 0.9, 0.3, 40, 20, 0.95, 0.6)], columns=list(QC_COLUMNS)),
-        "qc_by_source": pd.DataFrame([("sax", "injected: temporal_spike", 3, 3, 0, 0)], columns=list(QC_SOURCE_COLUMNS)),
+        "qc_by_source": pd.DataFrame(
+            [("sax", "injected: temporal_spike", 3, 3, 0, 0)], columns=list(QC_SOURCE_COLUMNS)
+        ),
         "dice_by_group": pd.DataFrame(columns=["task", "scenario", "cohort_group", "dice_mean", "dice_sd", "n"]),
         "selection_by_group": pd.DataFrame(columns=["task", "scenario", "cohort_group", "subjects"]),
     }
@@ -46,7 +54,7 @@ def test_report_is_self_contained_html_with_tables_and_embedded_figures(tmp_path
     assert "lvedv_ml" in text and "a note" in text and "evaluate" in text
     assert "specificity_at_target" in text and "injected: temporal_spike" in text
     assert f"data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()}" in text
-    assert "src=\"http" not in text and "<script" not in text  # readable offline
+    assert 'src="http' not in text and "<script" not in text  # readable offline
 
 
 def test_report_shows_the_cross_validated_qc_where_the_run_made_it(tmp_path):
@@ -58,7 +66,9 @@ def test_report_shows_the_cross_validated_qc_where_the_run_made_it(tmp_path):
             [("sax", 5, 0.861, 0.807, 0.901, 0.678, 0.887, 0.861, 0.922, 0.95, 0.361, 360, 208)],
             columns=list(QC_CROSS_VALIDATION_COLUMNS),
         ),
-        "qc_cross_validation_by_source": pd.DataFrame([("sax", "injected: rv_leak_into_atrium", 26, 14, 1, 0)], columns=list(QC_SOURCE_COLUMNS)),
+        "qc_cross_validation_by_source": pd.DataFrame(
+            [("sax", "injected: rv_leak_into_atrium", 26, 14, 1, 0)], columns=list(QC_SOURCE_COLUMNS)
+        ),
     }
     text = write_report(tmp_path / "b.html", ReportContent("demo", tables, [], (0.001,))).read_text()
     assert "Not made by this run" not in text

@@ -3,7 +3,6 @@ import pandas as pd
 import pytest
 
 from ray_semiqc.evaluate.agreement import TABLE3_METRICS, manual_column
-from ray_semiqc.qc.assessment import FoldAssessment, pool_folds
 from ray_semiqc.evaluate.tables import (
     QC_COLUMNS,
     QC_CROSS_VALIDATION_COLUMNS,
@@ -20,6 +19,7 @@ from ray_semiqc.evaluate.tables import (
     table2,
     table3,
 )
+from ray_semiqc.qc.assessment import FoldAssessment, pool_folds
 
 SCENARIOS = ("full", "half", "semiqcseg")
 
@@ -32,15 +32,31 @@ def per_case_rows() -> pd.DataFrame:
     for scenario in SCENARIOS:
         for i, (dice, gain) in enumerate(zip(half, gains[scenario])):
             row = {
-                "task": "sax", "seed": 0, "scenario": scenario, "subject_id": f"s{i}",
-                "group": "healthy" if i < 2 else "DCM", "status": "ok", "error": None, "dice_pct": dice + gain,
+                "task": "sax",
+                "seed": 0,
+                "scenario": scenario,
+                "subject_id": f"s{i}",
+                "group": "healthy" if i < 2 else "DCM",
+                "status": "ok",
+                "error": None,
+                "dice_pct": dice + gain,
             }
             for metric in TABLE3_METRICS:
                 row[manual_column(metric)] = 100.0 + i
                 row[metric] = 100.0 + i + (5.0 if scenario == "half" else 1.0)
             rows.append(row)
-    rows.append({"task": "sax", "seed": 0, "scenario": "half", "subject_id": "bad", "group": "DCM", "status": "error",
-                 "error": "subject bad: sa.nii.gz: file is missing", "dice_pct": np.nan})
+    rows.append(
+        {
+            "task": "sax",
+            "seed": 0,
+            "scenario": "half",
+            "subject_id": "bad",
+            "group": "DCM",
+            "status": "error",
+            "error": "subject bad: sa.nii.gz: file is missing",
+            "dice_pct": np.nan,
+        }
+    )
     return pd.DataFrame(rows)
 
 
@@ -91,7 +107,10 @@ def test_qc_cross_validation_table_pools_the_folds_and_spans_their_auc():
         return FoldAssessment(np.array(erroneous), np.array(p_erroneous), threshold, ["m"] * len(erroneous), auc)
 
     # fold 1 catches 1 of 2 errors and passes both good cases; fold 2 catches its error and passes 1 of 2
-    folds = [fold([True, True, False, False], [0.9, 0.4, 0.2, 0.1], 0.5, 1.0), fold([True, False, False], [0.5, 0.6, 0.3], 0.45, 0.5)]
+    folds = [
+        fold([True, True, False, False], [0.9, 0.4, 0.2, 0.1], 0.5, 1.0),
+        fold([True, False, False], [0.5, 0.6, 0.3], 0.45, 0.5),
+    ]
     table = qc_cross_validation_table([pool_folds("sax", folds, target_sensitivity=0.95)])
     assert tuple(table.columns) == QC_CROSS_VALIDATION_COLUMNS
     row = table.to_dict("records")[0]
@@ -110,8 +129,6 @@ def test_dice_split_by_healthy_and_disease():
 
 
 def test_selection_counts_by_group():
-    selection = pd.DataFrame(
-        {"task": ["sax"] * 3, "scenario": ["semiqcseg"] * 3, "group": ["healthy", "HCM", "DCM"]}
-    )
+    selection = pd.DataFrame({"task": ["sax"] * 3, "scenario": ["semiqcseg"] * 3, "group": ["healthy", "HCM", "DCM"]})
     counts = selection_by_cohort_group(selection).set_index("cohort_group")["subjects"]
     assert counts.to_dict() == {"disease": 2, "healthy": 1}

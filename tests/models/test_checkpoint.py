@@ -60,7 +60,9 @@ def test_a_bare_state_dict_is_not_a_checkpoint(tmp_path):
 
 def test_nan_validation_dice_survives_the_round_trip(tmp_path):
     model, meta, _ = _saved(tmp_path)
-    path = save_checkpoint(tmp_path / "never_validated.pt", model, CheckpointMeta(**{**meta.__dict__, "validation_dice": math.nan}))
+    path = save_checkpoint(
+        tmp_path / "never_validated.pt", model, CheckpointMeta(**{**meta.__dict__, "validation_dice": math.nan})
+    )
     assert math.isnan(load_checkpoint(path)[1].validation_dice)
 
 
@@ -70,7 +72,9 @@ def test_a_version_names_the_weights_not_the_file(tmp_path):
     assert version.startswith("res_unet/sax/smoke/seed0/step7/") and len(version.rsplit("/", 1)[1]) == 12
     assert version == model_version(model, meta)
     # the same weights with another recorded history (its measured throughput differs run to run): the same version
-    rerun = save_checkpoint(tmp_path / "rerun.pt", model, dataclasses.replace(meta, history=({"step": 7, "worker_images_per_s": 93.9},)))
+    rerun = save_checkpoint(
+        tmp_path / "rerun.pt", model, dataclasses.replace(meta, history=({"step": 7, "worker_images_per_s": 93.9},))
+    )
     assert rerun.read_bytes() != path.read_bytes() and model_version(*load_checkpoint(rerun)) == version
     with torch.no_grad():
         next(model.parameters()).add_(1.0)  # other weights, same description (e.g. half vs full data at step 7)

@@ -18,7 +18,13 @@ def test_fcn_has_the_ukbb_cardiac_2_2_3_3_3_design():
     assert [len(c) for c in per_scale] == [2, 2, 3, 3, 3]
     assert [c[0].out_channels for c in per_scale] == [16, 32, 64, 128, 256]
     # stride 2 at the start of scales 2–5 only
-    assert [[conv.stride[0] for conv in scale] for scale in per_scale] == [[1, 1], [2, 1], [2, 1, 1], [2, 1, 1], [2, 1, 1]]
+    assert [[conv.stride[0] for conv in scale] for scale in per_scale] == [
+        [1, 1],
+        [2, 1],
+        [2, 1, 1],
+        [2, 1, 1],
+        [2, 1, 1],
+    ]
     # 13 encoder convs + 5 per-scale feature convs + two 1×1 convs + the classifier
     assert len(_convs(net)) == 13 + 5 + 3
 

@@ -1,4 +1,5 @@
 """Hand-made cardiac-cycle curves for QC tests: smooth cycles, and the same with a lost frame."""
+
 from __future__ import annotations
 
 import dataclasses

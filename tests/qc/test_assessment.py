@@ -19,7 +19,9 @@ def test_split_is_by_subject_and_stratified():
     assert sum(map(len, parts)) == len(set.union(*parts)) == 60  # each subject in exactly one part
     assert [len(part) for part in parts] == [36, 12, 12]
     assert [sum(int(s) % 3 == 0 for s in part) for part in parts] == [12, 4, 4]  # a third erroneous in each
-    with pytest.raises(ValueError, match=r"subjects \(12 of 60\) have only good cases; the set has 4 erroneous cases of 120"):
+    with pytest.raises(
+        ValueError, match=r"subjects \(12 of 60\) have only good cases; the set has 4 erroneous cases of 120"
+    ):
         split_subjects([{**c, "erroneous": c["subject_id"] in ("000", "003")} for c in _cases()], 0.2, 0.2, seed=0)
 
 
@@ -29,7 +31,9 @@ def test_folds_test_every_subject_once_and_keep_a_fifth_for_calibration():
     assert sorted(tested) == sorted({c["subject_id"] for c in _cases()})
     for split in folds:
         assert [len(split.train), len(split.calibration), len(split.test)] == [36, 12, 12]
-        assert set(split.train).isdisjoint(split.calibration) and set(split.test).isdisjoint(split.train + split.calibration)
+        assert set(split.train).isdisjoint(split.calibration) and set(split.test).isdisjoint(
+            split.train + split.calibration
+        )
         assert sum(int(s) % 3 == 0 for s in split.test) == 4  # stratified: a third erroneous
     with pytest.raises(ValueError, match="cross-validation needs 2 to 60 folds"):
         subject_folds(_cases(), 1, 0.2, seed=0)

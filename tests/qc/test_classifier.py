@@ -24,9 +24,13 @@ def test_fit_is_deterministic_by_seed_and_leaves_global_rng_alone(smoke_config, 
     torch.manual_seed(123)
     before = torch.rand(1)
     torch.manual_seed(123)
-    first = QCClassifier.from_config("sax", smoke_config.qc.__class__(epochs=2, lstm_hidden=8), seed=5).fit(curves, erroneous)
+    first = QCClassifier.from_config("sax", smoke_config.qc.__class__(epochs=2, lstm_hidden=8), seed=5).fit(
+        curves, erroneous
+    )
     assert torch.rand(1) == before
-    second = QCClassifier.from_config("sax", smoke_config.qc.__class__(epochs=2, lstm_hidden=8), seed=5).fit(curves, erroneous)
+    second = QCClassifier.from_config("sax", smoke_config.qc.__class__(epochs=2, lstm_hidden=8), seed=5).fit(
+        curves, erroneous
+    )
     assert first.version_ == second.version_
 
 
@@ -43,7 +47,9 @@ def test_save_load_round_trip_keeps_predictions_threshold_and_test_figures(fitte
     assert loaded.version_ == assessed.version_
     row = loaded.results_row(0.95)
     assert row["task"] == "sax" and (row["n"], row["n_erroneous"]) == (10, 4) and row["sensitivity"] == 1.0
-    assert row["sensitivity_ci95_low"] == pytest.approx(0.5101, abs=1e-4) and row["sensitivity_ci95_high"] == 1.0  # Wilson, 4 of 4
+    assert (
+        row["sensitivity_ci95_low"] == pytest.approx(0.5101, abs=1e-4) and row["sensitivity_ci95_high"] == 1.0
+    )  # Wilson, 4 of 4
     assert row["target_sensitivity"] == 0.95 and row["specificity_at_target"] >= row["specificity"]
     assert row["threshold"] == assessed.operating_point_.threshold  # chosen on calibration, not on the test cases
 

@@ -14,7 +14,13 @@ def _aorta_row(subject_id="a1", pulse_pressure_mmhg=None):
     labels[:3, :3, 0, :] = 1
     labels[3, :3, 0, 1] = 1
     curves = task_curves(AORTA, labels, (2.0, 2.0, 10.0))
-    return curves_row(subject_id, AORTA, "vgg_fcn/aorta/demo/seed0/step300", curves, task_metrics(AORTA, curves, 0, pulse_pressure_mmhg))
+    return curves_row(
+        subject_id,
+        AORTA,
+        "vgg_fcn/aorta/demo/seed0/step300",
+        curves,
+        task_metrics(AORTA, curves, 0, pulse_pressure_mmhg),
+    )
 
 
 def test_rows_of_both_tasks_and_error_rows_round_trip(tmp_path):

@@ -38,7 +38,9 @@ def test_swapped_labels_move_volume_between_lv_and_rv_but_keep_their_sum(qc_trut
     truth, spacing, _ = qc_truth(SAX)
     before = task_curves(SAX, truth, spacing)
     after = task_curves(SAX, swapped_labels_on_slice(truth, np.random.default_rng(0), 3), spacing)
-    np.testing.assert_allclose(after["lv_volume_ml"] + after["rv_volume_ml"], before["lv_volume_ml"] + before["rv_volume_ml"])
+    np.testing.assert_allclose(
+        after["lv_volume_ml"] + after["rv_volume_ml"], before["lv_volume_ml"] + before["rv_volume_ml"]
+    )
     assert not np.allclose(after["lv_volume_ml"], before["lv_volume_ml"])
     np.testing.assert_array_equal(after["myo_volume_ml"], before["myo_volume_ml"])
 

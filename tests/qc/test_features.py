@@ -38,7 +38,10 @@ def test_a_one_frame_spike_survives_resampling_to_more_steps():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda c: c.update(lv_volume_ml=np.where(np.arange(10) == 3, np.nan, c["lv_volume_ml"])), r"lv_volume_ml has NaN or inf at frame\(s\) \[3\]"),
+        (
+            lambda c: c.update(lv_volume_ml=np.where(np.arange(10) == 3, np.nan, c["lv_volume_ml"])),
+            r"lv_volume_ml has NaN or inf at frame\(s\) \[3\]",
+        ),
         (lambda c: c.update(rv_volume_ml=np.zeros(10)), "rv_volume_ml is zero in every frame"),
         (lambda c: c.update(myo_volume_ml=np.ones(9)), "of one length"),
         (lambda c: c.pop("myo_volume_ml"), r"needs curve\(s\) \['myo_volume_ml'\]"),

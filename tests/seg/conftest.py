@@ -3,6 +3,7 @@
 SAX: LV disc (class 1) inside a myocardial ring (2), RV disc (3) to one side; the LV radius
 beats with the frame. Aorta: one disc (1). Labelled subjects annotate frames (0, 3) only.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -31,7 +31,11 @@ def test_without_rotation_scale_or_jitter_sax_is_untouched_but_aorta_flips():
     assert torch.equal(sax_labels, labels)  # SAX never flips: LV/RV sides carry meaning
     torch.testing.assert_close(sax_images, images)
     _, aorta_labels = augment_batch(images, labels, AORTA, seg, torch.Generator().manual_seed(0))
-    mirrored = {labels[0].flip(0).tolist().__repr__(), labels[0].flip(1).tolist().__repr__(), labels[0].flip(0, 1).tolist().__repr__()}
+    mirrored = {
+        labels[0].flip(0).tolist().__repr__(),
+        labels[0].flip(1).tolist().__repr__(),
+        labels[0].flip(0, 1).tolist().__repr__(),
+    }
     flipped = [sample.tolist().__repr__() in mirrored for sample in aorta_labels]
     unchanged = [torch.equal(sample, labels[0]) for sample in aorta_labels]
     assert all(f or u for f, u in zip(flipped, unchanged)) and any(flipped)

@@ -53,7 +53,9 @@ def test_an_uncertain_rim_follows_the_intensity_edge(params):
 
 def test_posterior_is_a_distribution_per_pixel(params):
     probabilities = torch.softmax(torch.randn(2, 4, 16, 16, generator=torch.Generator().manual_seed(0)), dim=1)
-    q = refine_probabilities(probabilities, torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(1)), params)
+    q = refine_probabilities(
+        probabilities, torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(1)), params
+    )
     torch.testing.assert_close(q.sum(dim=1), torch.ones(2, 16, 16))
 
 

@@ -48,7 +48,11 @@ def test_only_annotated_frames_enter_and_table1_counts_are_reported(tmp_path, ti
 def test_sax_slices_cover_every_slice_of_each_annotated_frame(tiny_cohort, tiny):
     records = read_manifest(tiny_cohort).records[:2]
     slice_set = build_training_set(tiny_cohort, records, SAX, crop_size=48)
-    assert slice_set.summary() == {"n_subjects": 2, "n_images": 4, "n_slices": 2 * len(tiny.ANNOTATED) * tiny.SHAPE_SAX[2]}
+    assert slice_set.summary() == {
+        "n_subjects": 2,
+        "n_images": 4,
+        "n_slices": 2 * len(tiny.ANNOTATED) * tiny.SHAPE_SAX[2],
+    }
     assert slice_set.images.shape == (len(slice_set), 1, 48, 48) and slice_set.labels.shape == (len(slice_set), 48, 48)
     assert set(np.unique(slice_set.labels)) == {0, 1, 2, 3}
 
@@ -56,16 +60,24 @@ def test_sax_slices_cover_every_slice_of_each_annotated_frame(tiny_cohort, tiny)
 def test_pseudo_labelled_subjects_contribute_every_frame(tiny_cohort, tmp_path, tiny):
     records = read_manifest(tiny_cohort).records
     pseudo_path = tmp_path / "pseudo" / "S03" / "label_ao.nii.gz"
-    write_volume(pseudo_path, tiny.disc_labels(tiny.SHAPE_AORTA, sax=False, phase_shift=0), spacing_affine(tiny.SPACING_MM))
+    write_volume(
+        pseudo_path, tiny.disc_labels(tiny.SHAPE_AORTA, sax=False, phase_shift=0), spacing_affine(tiny.SPACING_MM)
+    )
     unlabelled = dataclasses.replace(records[3], split="unlabelled", label_ao_path=None, aorta_annotated_frames=())
     slice_set = build_training_set(tiny_cohort, records[:1], AORTA, 48, [PseudoLabelled(unlabelled, pseudo_path)])
-    assert slice_set.summary() == {"n_subjects": 2, "n_images": 2 + tiny.SHAPE_AORTA[3], "n_slices": 2 + tiny.SHAPE_AORTA[3]}
+    assert slice_set.summary() == {
+        "n_subjects": 2,
+        "n_images": 2 + tiny.SHAPE_AORTA[3],
+        "n_slices": 2 + tiny.SHAPE_AORTA[3],
+    }
 
 
 def test_bad_labels_are_all_named_before_training(tmp_path, tiny):
     tiny.write_cohort(tmp_path, n_labelled=3, bad_label_subject="S01")
     records = read_manifest(tmp_path).records
-    with pytest.raises(TrainingSetError, match=r"subject S01: .*label_sa.nii.gz: unknown label values .*7.*expected 0..3") as caught:
+    with pytest.raises(
+        TrainingSetError, match=r"subject S01: .*label_sa.nii.gz: unknown label values .*7.*expected 0..3"
+    ) as caught:
         build_training_set(tmp_path, records, SAX, 48)
     assert [p.subject_id for p in caught.value.problems] == ["S01"]
 
@@ -73,5 +85,7 @@ def test_bad_labels_are_all_named_before_training(tmp_path, tiny):
 def test_labels_under_truth_are_never_opened(tiny_cohort):
     records = read_manifest(tiny_cohort).records
     sneaky = dataclasses.replace(records[0], label_sa_path="truth/S00/label_sa.nii.gz")
-    with pytest.raises(TrainingSetError, match=r"subject S00: .*truth/S00/label_sa.nii.gz: training labels must never come from"):
+    with pytest.raises(
+        TrainingSetError, match=r"subject S00: .*truth/S00/label_sa.nii.gz: training labels must never come from"
+    ):
         build_training_set(tiny_cohort, [sneaky], SAX, 48)

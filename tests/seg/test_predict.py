@@ -34,7 +34,9 @@ def test_probabilities_are_a_softmax_and_agree_with_the_labels():
     probabilities = predict_probabilities(Threshold(), slices, "cpu", batch_size=3)
     assert probabilities.shape == (7, 2, 16, 16)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)
-    np.testing.assert_array_equal(probabilities.argmax(axis=1), predict_slices(Threshold(), slices, "cpu", batch_size=4))
+    np.testing.assert_array_equal(
+        probabilities.argmax(axis=1), predict_slices(Threshold(), slices, "cpu", batch_size=4)
+    )
 
 
 def test_bf16_prediction_mostly_agrees_with_fp32():
@@ -48,7 +50,17 @@ def test_bf16_prediction_mostly_agrees_with_fp32():
 def test_folder_segmentation_writes_with_the_image_affine_and_reports_bad_subjects(tiny_cohort, tmp_path, tiny):
     seg = load_preset("smoke").seg
     model = build_network("res_unet", SAX, seg)
-    meta = CheckpointMeta("res_unet", "sax", network_arguments("res_unet", SAX, seg), "smoke", 48, "percentile", 0, 0.0, seg_config={"predict_batch_size": 8})
+    meta = CheckpointMeta(
+        "res_unet",
+        "sax",
+        network_arguments("res_unet", SAX, seg),
+        "smoke",
+        48,
+        "percentile",
+        0,
+        0.0,
+        seg_config={"predict_batch_size": 8},
+    )
     checkpoint = save_checkpoint(tmp_path / "model.pt", model, meta)
     (tiny_cohort / "subjects" / "S01" / "sa.nii.gz").write_bytes(b"not a nifti")
     result = segment_subjects_to_folder(checkpoint, tiny_cohort, ["S00", "S01", "S99"], tmp_path / "out")

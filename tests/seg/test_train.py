@@ -33,7 +33,9 @@ def test_unannotated_frames_never_reach_the_loss(tmp_path, monkeypatch, tiny):
     seen = torch.cat(targets).numpy()
     assert len(seen) >= 6 * 2
     # every target the loss saw is the true label of an annotated frame, never the filled-in frames
-    annotated_planes, _ = to_slices(tiny.disc_labels(tiny.SHAPE_AORTA, sax=False, phase_shift=0)[..., list(tiny.ANNOTATED)], 48)
+    annotated_planes, _ = to_slices(
+        tiny.disc_labels(tiny.SHAPE_AORTA, sax=False, phase_shift=0)[..., list(tiny.ANNOTATED)], 48
+    )
     for plane in seen:
         assert plane.mean() < 0.5  # the un-annotated frames were labelled aorta everywhere
         assert 0 < plane.sum() <= annotated_planes.sum(axis=(1, 2)).max() * 1.5
@@ -97,7 +99,20 @@ def test_smoke_sax_half_model_beats_an_untrained_one(smoke_cohort, smoke_config)
     records = labelled_records(read_manifest(smoke_cohort).records, SAX)
     train, val = split_validation(select_subset(records, "half", seed=0), smoke_config.seg.validation_fraction, seed=0)
     crop = smoke_config.seg.crop_size["sax"]
-    train_set, val_set = build_training_set(smoke_cohort, train, SAX, crop), build_training_set(smoke_cohort, val, SAX, crop)
-    untrained = train_segmenter(smoke_config.replace(seg={"train_steps": 1, "validate_every_steps": 1, "learning_rate": 0.0}), SAX, train_set, val_set, "cpu", seed=0)
+    train_set, val_set = (
+        build_training_set(smoke_cohort, train, SAX, crop),
+        build_training_set(smoke_cohort, val, SAX, crop),
+    )
+    untrained = train_segmenter(
+        smoke_config.replace(seg={"train_steps": 1, "validate_every_steps": 1, "learning_rate": 0.0}),
+        SAX,
+        train_set,
+        val_set,
+        "cpu",
+        seed=0,
+    )
     trained = train_segmenter(smoke_config, SAX, train_set, val_set, "cpu", seed=0)
-    assert trained.meta.validation_dice > untrained.meta.validation_dice + 0.2, (trained.meta.history, untrained.meta.validation_dice)
+    assert trained.meta.validation_dice > untrained.meta.validation_dice + 0.2, (
+        trained.meta.history,
+        untrained.meta.validation_dice,
+    )

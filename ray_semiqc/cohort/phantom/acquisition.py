@@ -2,6 +2,7 @@
 
 Applies to any X×Y×Z×T contrast volume (blood = 1), so SAX and aortic cines share it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -67,5 +68,7 @@ def motion_ghosts(signal: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     ghosts = np.zeros_like(signal)
     for replica in (1, 2):
         amplitude = rng.uniform(*GHOST_AMPLITUDE) / replica
-        ghosts += amplitude * (np.roll(signal, replica * shift, axis=1) + np.roll(signal, -replica * shift, axis=1)) / 2.0
+        ghosts += (
+            amplitude * (np.roll(signal, replica * shift, axis=1) + np.roll(signal, -replica * shift, axis=1)) / 2.0
+        )
     return ghosts

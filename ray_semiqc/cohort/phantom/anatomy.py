@@ -3,6 +3,7 @@
 Intensities are relative to blood = 1 as they look on balanced SSFP cine: blood and fat
 bright, myocardium and liver dark grey, lungs near black.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

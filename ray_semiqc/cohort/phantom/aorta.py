@@ -6,13 +6,13 @@ spine. The ascending aorta's area rises from its end-diastolic minimum to a peak
 systole whose size is set by the subject's distensibility and central pulse pressure; its
 label is solved to the exact pixel count of that curve, as the SAX masks are.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from ray_semiqc.config import PhantomConfig
 from ray_semiqc.cohort.phantom.anatomy import (
     Contrast,
     Thorax,
@@ -23,6 +23,7 @@ from ray_semiqc.cohort.phantom.anatomy import (
     render_thorax,
 )
 from ray_semiqc.cohort.phantom.physiology import Physiology, aortic_distension, snap_to_frame
+from ray_semiqc.config import PhantomConfig
 
 AORTA_ELLIPTICITY = 0.05
 PULMONARY_TRUNK_AREA_OF_AORTA = 1.2
@@ -62,9 +63,15 @@ def render_aorta(
     trunk_radius = np.sqrt(PULMONARY_TRUNK_AREA_OF_AORTA * max_mm2 / np.pi)
     trunk_angle = np.deg2rad(rng.normal(-15.0, 12.0))  # to the patient's left, slightly anterior
     trunk_distance = aorta_radius + trunk_radius + VESSEL_GAP_MM * s
-    trunk_centre = (aorta_centre[0] + trunk_distance * np.cos(trunk_angle), aorta_centre[1] + trunk_distance * np.sin(trunk_angle))
+    trunk_centre = (
+        aorta_centre[0] + trunk_distance * np.cos(trunk_angle),
+        aorta_centre[1] + trunk_distance * np.sin(trunk_angle),
+    )
     cava_radius = np.sqrt(SUPERIOR_VENA_CAVA_AREA_OF_AORTA * min_mm2 / np.pi)
-    cava_centre = (aorta_centre[0] - aorta_radius - cava_radius - VESSEL_GAP_MM * s, aorta_centre[1] + 0.3 * aorta_radius)
+    cava_centre = (
+        aorta_centre[0] - aorta_radius - cava_radius - VESSEL_GAP_MM * s,
+        aorta_centre[1] + 0.3 * aorta_radius,
+    )
     spine_x, spine_y = thorax.spine_centre_mm
     descending_centre = (spine_x + 24.0 * s, spine_y - 22.0 * s)
     descending_shift = int(round(DESCENDING_DELAY_FRACTION * n_t))

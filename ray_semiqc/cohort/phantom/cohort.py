@@ -5,6 +5,7 @@ seed's 50/50 proportions, who carries an artefact, one seed per subject); `write
 is the unit of parallel work and depends only on its spec, so serial and Ray generation
 write the same bytes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -94,7 +95,10 @@ def write_subject(root: Path, spec: SubjectSpec, phantom_config: PhantomConfig) 
     root = Path(root)
     rng = np.random.default_rng(spec.seed)
     physiology = draw_physiology(spec.group, rng)
-    fov_mm = (phantom_config.sax_matrix[0] * phantom_config.pixel_mm, phantom_config.sax_matrix[1] * phantom_config.pixel_mm)
+    fov_mm = (
+        phantom_config.sax_matrix[0] * phantom_config.pixel_mm,
+        phantom_config.sax_matrix[1] * phantom_config.pixel_mm,
+    )
     thorax = draw_thorax(fov_mm, phantom_config.anatomy_scale, rng)
     contrast = draw_contrast(rng)
     sax = render_sax(physiology, phantom_config, thorax, contrast, spec.artefact, rng)
@@ -102,7 +106,12 @@ def write_subject(root: Path, spec: SubjectSpec, phantom_config: PhantomConfig) 
     aorta = render_aorta(physiology, phantom_config, thorax, contrast, rng)
     aorta_artefact = spec.artefact if spec.artefact in AORTA_ARTEFACTS else "none"
     aorta_image = acquire(aorta.contrast, phantom_config, aorta_artefact, rng)
-    aorta_annotated = tuple(sorted(int(f) for f in rng.choice(phantom_config.aorta_frames, phantom_config.aorta_annotated_frames, replace=False)))
+    aorta_annotated = tuple(
+        sorted(
+            int(f)
+            for f in rng.choice(phantom_config.aorta_frames, phantom_config.aorta_annotated_frames, replace=False)
+        )
+    )
 
     affine = spacing_affine((phantom_config.pixel_mm, phantom_config.pixel_mm, phantom_config.slice_spacing_mm))
     sax_interval, aorta_interval = sax.parameters["sax_frame_interval_ms"], aorta.parameters["aorta_frame_interval_ms"]

@@ -1,4 +1,5 @@
 """A picture for people: a subject's SAX slices × frames and its aortic cine, with label contours."""
+
 from __future__ import annotations
 
 from pathlib import Path

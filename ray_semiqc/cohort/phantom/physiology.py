@@ -5,6 +5,7 @@ textbook shape of the cycle: ejection to end-systole at ~30–40% of the RR inte
 comes ~320 ms after the R wave whatever the heart rate), isovolumic relaxation, rapid filling,
 diastasis, then the atrial kick. Frame 0 is end-diastole, as in UK Biobank cines.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -6,13 +6,13 @@ volumes are what the masks measure (voxels × pixdim x·y·z). Myocardial area p
 constant over the cycle, so the wall thickens as the cavity empties and its volume is
 conserved. The image is the same contours rendered supersampled (partial volume).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from ray_semiqc.config import PhantomConfig
 from ray_semiqc.cohort.phantom.anatomy import (
     Contrast,
     Thorax,
@@ -22,6 +22,7 @@ from ray_semiqc.cohort.phantom.anatomy import (
     render_thorax,
 )
 from ray_semiqc.cohort.phantom.physiology import Physiology, snap_to_frame, ventricular_filling
+from ray_semiqc.config import PhantomConfig
 
 ADULT_SAX_STACK_MM = 100.0  # a UK Biobank SAX stack spans ~10 slices × 10 mm from base to apex
 LV_APEX_TAPER = 0.9  # cavity area at the apex relative to the base: 1 − this (a truncated ellipsoid)
@@ -125,14 +126,18 @@ def render_sax(
     for z in range(n_z):
         centre = (pose.centre_mm[0] + pose.slice_shift_mm[z, 0], pose.centre_mm[1] + pose.slice_shift_mm[z, 1])
         background = render_thorax(
-            x_fine[:, None], y_fine[None, :], thorax, contrast,
-            with_liver=z >= n_z // 2, with_descending_aorta=True,
+            x_fine[:, None],
+            y_fine[None, :],
+            thorax,
+            contrast,
+            with_liver=z >= n_z // 2,
+            with_descending_aorta=True,
         )
         i0, i1 = _crop(x_label, centre[0], crop_half_mm)
         j0, j1 = _crop(y_label, centre[1], crop_half_mm)
         coarse = _HeartFrame(x_label[i0:i1], y_label[j0:j1], centre, pose)
-        fine = _HeartFrame(x_fine[i0 * ss:i1 * ss], y_fine[j0 * ss:j1 * ss], centre, pose)
-        background_crop = background[i0 * ss:i1 * ss, j0 * ss:j1 * ss]
+        fine = _HeartFrame(x_fine[i0 * ss : i1 * ss], y_fine[j0 * ss : j1 * ss], centre, pose)
+        background_crop = background[i0 * ss : i1 * ss, j0 * ss : j1 * ss]
         contrast_volume[:, :, z, :] = block_average(background, ss)[:, :, None]
         has_papillary = lv_w[z] > 0.4
         for t in range(n_t):
