@@ -27,7 +27,7 @@ import ray
 import torch
 
 from ray_semiqc.config import load_preset
-from ray_semiqc.distributed.train_seg import build_seg_datasets, make_seg_trainer
+from ray_semiqc.distributed.train_seg import SegRun, build_seg_datasets, make_seg_trainer
 from ray_semiqc.models.checkpoint import load_checkpoint
 from ray_semiqc.seg.train import train_segmenter
 from ray_semiqc.tasks import get_task
@@ -64,13 +64,14 @@ def main() -> None:
     figures = {}
     for task_name in ("sax", "aorta"):
         task = get_task(task_name)
-        train_set, val_set = build_seg_datasets(cohort, task_name, "full", config, args.seed)
+        out = scratch / f"ray_{task_name}"
+        run = SegRun(cohort=cohort, task=task_name, subset="full", out=out, seed=args.seed)
+        train_set, val_set = build_seg_datasets(run, config)
         started = time.perf_counter()
         bare = train_segmenter(config, task, train_set, val_set, "cpu", args.seed)
         bare_wall_s = time.perf_counter() - started
-        out = scratch / f"ray_{task_name}"
         started = time.perf_counter()
-        make_seg_trainer(cohort, task_name, "full", out, config, args.seed, workers=1, use_gpu=False).fit()
+        make_seg_trainer(run, config, workers=1, use_gpu=False).fit()
         ray_wall_s = time.perf_counter() - started
         _, ray_meta = load_checkpoint(out / "model.pt")
         bare_rate, ray_rate = steady_images_per_s(bare.meta.history), steady_images_per_s(ray_meta.history)

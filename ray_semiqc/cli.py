@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from ray_semiqc.config import PRESETS, load_preset
+from ray_semiqc.tasks import TASKS
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -52,12 +53,10 @@ def _import_acdc(args) -> int:
 
 
 def _train(args) -> int:
-    from ray_semiqc.distributed.train_seg import train_segmenter_on_ray
+    from ray_semiqc.distributed.train_seg import SegRun, train_segmenter_on_ray
 
-    config = load_preset(args.preset)
-    checkpoint = train_segmenter_on_ray(
-        args.cohort, args.task, args.subset, args.out, config, seed=args.seed, workers=args.workers, use_gpu=args.gpu
-    )
+    run = SegRun(cohort=args.cohort, task=args.task, subset=args.subset, out=args.out, seed=args.seed)
+    checkpoint = train_segmenter_on_ray(run, load_preset(args.preset), workers=args.workers, use_gpu=args.gpu)
     print(f"checkpoint: {checkpoint}")
     return 0
 
@@ -160,69 +159,69 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument(
         "--montage", action="store_true", help="also write montage.png (slices × frames, label contours)"
     )
-    synth.set_defaults(run=_synth)
+    synth.set_defaults(handler=_synth)
 
     validate = commands.add_parser("validate", help="check a cohort; one line per bad subject")
     validate.add_argument("cohort", type=Path)
-    validate.set_defaults(run=_validate)
+    validate.set_defaults(handler=_validate)
 
     acdc = commands.add_parser("import-acdc", help="read an ACDC folder into a cohort in our layout")
     acdc.add_argument("acdc", type=Path)
     acdc.add_argument("--out", type=Path, required=True)
-    acdc.set_defaults(run=_import_acdc)
+    acdc.set_defaults(handler=_import_acdc)
 
     train = commands.add_parser("train", help="train a segmentation network (Ray Train)")
     train.add_argument("--cohort", type=Path, required=True)
-    train.add_argument("--task", choices=["sax", "aorta"], required=True)
+    train.add_argument("--task", choices=sorted(TASKS), required=True)
     train.add_argument("--subset", choices=["full", "half"], default="full")
     train.add_argument("--out", type=Path, required=True)
     train.add_argument("--preset", choices=presets, default="demo")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--workers", type=int, default=1)
     train.add_argument("--gpu", action="store_true")
-    train.set_defaults(run=_train)
+    train.set_defaults(handler=_train)
 
     segment = commands.add_parser("segment", help="segment whole cine sequences of some subjects")
     segment.add_argument("--model", type=Path, required=True)
     segment.add_argument("--cohort", type=Path, required=True)
     segment.add_argument("--subjects", nargs="+", required=True)
     segment.add_argument("--out", type=Path, required=True)
-    segment.set_defaults(run=_segment)
+    segment.set_defaults(handler=_segment)
 
     qc = commands.add_parser("qc", help="the curve-based quality-control classifier")
     qc_commands = qc.add_subparsers(dest="qc_command", required=True)
     build = qc_commands.add_parser("build-set", help="segment qc_train subjects and label them as a clinician would")
     build.add_argument("--cohort", type=Path, required=True)
-    build.add_argument("--task", choices=["sax", "aorta"], required=True)
+    build.add_argument("--task", choices=sorted(TASKS), required=True)
     build.add_argument(
         "--models", type=Path, nargs="+", required=True, help="segmentation checkpoints that make the cases"
     )
     build.add_argument("--out", type=Path, required=True)
     build.add_argument("--preset", choices=presets, default="demo")
     build.add_argument("--seed", type=int, default=0)
-    build.set_defaults(run=_qc_build_set)
+    build.set_defaults(handler=_qc_build_set)
     qc_train = qc_commands.add_parser("train", help="train the LSTM QC classifier and choose its threshold")
     qc_train.add_argument("--set", type=Path, required=True)
     qc_train.add_argument("--out", type=Path, required=True)
     qc_train.add_argument("--preset", choices=presets, default="demo")
     qc_train.add_argument("--seed", type=int, default=0)
     qc_train.add_argument("--workers", type=int, default=1)
-    qc_train.set_defaults(run=_qc_train)
+    qc_train.set_defaults(handler=_qc_train)
     assess = qc_commands.add_parser("assess", help="cross-validate the QC method by subject: every subject tested once")
     assess.add_argument("--set", type=Path, required=True)
     assess.add_argument("--out", type=Path, required=True)
     assess.add_argument("--preset", choices=presets, default="demo")
     assess.add_argument("--seed", type=int, default=0)
-    assess.set_defaults(run=_qc_assess)
+    assess.set_defaults(handler=_qc_assess)
     score = qc_commands.add_parser("score", help="rank curves by probability of an accurate segmentation")
     score.add_argument("--curves", type=Path, required=True)
     score.add_argument("--model", type=Path, required=True)
     score.add_argument("--out", type=Path, required=True)
-    score.set_defaults(run=_qc_score)
+    score.set_defaults(handler=_qc_score)
 
     infer = commands.add_parser("infer", help="cohort-scale inference with Ray Data → curves.parquet")
     infer.add_argument("--cohort", type=Path, required=True)
-    infer.add_argument("--task", choices=["sax", "aorta"], required=True)
+    infer.add_argument("--task", choices=sorted(TASKS), required=True)
     infer.add_argument("--model", type=Path, required=True)
     infer.add_argument(
         "--qc", type=Path, default=None, help="QC model: adds the probability of an accurate segmentation"
@@ -234,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--actors", type=_ints, default=None, help="MIN,MAX segmentation actors")
     infer.add_argument("--masks", action="store_true", help="also write seg_*.nii.gz per subject")
     infer.add_argument("--split", choices=["unlabelled", "test", "qc_train", "labelled"], default="unlabelled")
-    infer.set_defaults(run=_infer)
+    infer.set_defaults(handler=_infer)
 
     experiment = commands.add_parser("experiment", help="the five-scenario semiQCSeg experiment → report.html")
     experiment.add_argument("--preset", choices=presets, default="demo")
@@ -245,19 +244,19 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--seeds", type=_ints, default=None)
     experiment.add_argument("--scenarios", type=_names, default=None)
     experiment.add_argument("--tasks", type=_names, default=None)
-    experiment.set_defaults(run=_experiment)
+    experiment.set_defaults(handler=_experiment)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a run's models on any cohort with full-cycle labels")
     evaluate.add_argument("--run", type=Path, required=True)
     evaluate.add_argument("--cohort", type=Path, required=True)
     evaluate.add_argument("--out", type=Path, default=None, help="default: RUN/evaluations/<cohort name>")
-    evaluate.set_defaults(run=_evaluate)
+    evaluate.set_defaults(handler=_evaluate)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    return args.handler(args)
 
 
 if __name__ == "__main__":

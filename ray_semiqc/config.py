@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ray_semiqc.files import write_text
+
 
 @dataclass(frozen=True)
 class PhantomConfig:
@@ -135,6 +137,23 @@ class InferenceConfig:
 
 
 @dataclass(frozen=True)
+class CRFConfig:
+    """The dense CRF of the `ssl_crf` baseline (Bai et al. 2017), mean-field on each 2-D slice.
+
+    Kernels are sized in pixels for the small structures of cine CMR: the natural-image defaults
+    (σ 3/5 px, weights 3/5) erase a small aorta and a thin myocardium.
+    """
+
+    iterations: int = 5
+    spatial_sigma_px: float = 1.0
+    bilateral_sigma_px: float = 3.0
+    bilateral_sigma_intensity: float = 0.1  # in units of each slice's intensity range
+    spatial_weight: float = 1.0
+    bilateral_weight: float = 2.0
+    slices_per_pass: int = 64  # slices refined together: bounds the CRF's memory (bins × classes × slices planes)
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     """The five-scenario experiment of the seed (§3.2)."""
 
@@ -143,15 +162,6 @@ class ExperimentConfig:
     tasks: tuple[str, ...] = ("aorta", "sax")
     seeds: tuple[int, ...] = (0,)
     max_concurrent_trials: int = 1
-    # Dense CRF of the ssl_crf baseline. Kernels sized for 2.5 mm pixels: the natural-image defaults
-    # (σ 3/5 px, weights 3/5) erased the small aorta and thin myocardium on smoke pseudo-labels.
-    crf_iterations: int = 5
-    crf_spatial_sigma_px: float = 1.0
-    crf_bilateral_sigma_px: float = 3.0
-    crf_bilateral_sigma_intensity: float = 0.1  # in units of each slice's intensity range
-    crf_spatial_weight: float = 1.0
-    crf_bilateral_weight: float = 2.0
-    crf_slices_per_pass: int = 64  # slices refined together: bounds the CRF's memory (bins × classes × slices planes)
     significance_levels: tuple[float, ...] = (0.001,)
     train_workers: int = 1  # Ray Train workers per trial (Train V2 in Tune has no in-process mode)
     train_use_gpu: bool = False  # one GPU per Ray Train worker
@@ -172,14 +182,15 @@ class Config:
     seg: SegConfig = field(default_factory=SegConfig)
     qc: QCConfig = field(default_factory=QCConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
+    crf: CRFConfig = field(default_factory=CRFConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
 
     def replace(self, **section_overrides: dict) -> Config:
         """`cfg.replace(seg={"train_steps": 10})` → a new Config with those fields changed."""
         changed = {}
         for section, overrides in section_overrides.items():
-            if not hasattr(self, section) or section == "preset":
-                raise ValueError(f"unknown config section {section!r}")
+            if section not in SECTIONS:
+                raise ValueError(f"unknown config section {section!r}; sections are {sorted(SECTIONS)}")
             current = getattr(self, section)
             unknown = set(overrides) - {f.name for f in dataclasses.fields(current)}
             if unknown:
@@ -187,35 +198,53 @@ class Config:
             changed[section] = dataclasses.replace(current, **overrides)
         return dataclasses.replace(self, **changed)
 
+    def differences(self, other: Config) -> list[str]:
+        """`section.field=value` for every value of this config that differs from `other`."""
+        changed = []
+        for section in SECTIONS:
+            ours, theirs = getattr(self, section), getattr(other, section)
+            for f in dataclasses.fields(ours):
+                if getattr(ours, f.name) != getattr(theirs, f.name):
+                    changed.append(f"{section}.{f.name}={getattr(ours, f.name)}")
+        return changed
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
     def save(self, path: Path) -> None:
-        Path(path).write_text(self.to_json())
+        write_text(path, self.to_json())
 
     @classmethod
     def from_json(cls, text: str) -> Config:
+        """A config from its JSON; a section or field this version does not know is an error, a
+        field the JSON lacks takes its default."""
         raw = json.loads(text)
-        sections = {
-            "phantom": PhantomConfig,
-            "seg": SegConfig,
-            "qc": QCConfig,
-            "inference": InferenceConfig,
-            "experiment": ExperimentConfig,
-        }
+        unknown_sections = set(raw) - set(SECTIONS) - {"preset"}
+        if unknown_sections:
+            raise ValueError(f"unknown config section(s) {sorted(unknown_sections)}; sections are {sorted(SECTIONS)}")
         built = {}
-        for name, section_cls in sections.items():
-            values = {}
-            for f in dataclasses.fields(section_cls):
-                if f.name in raw[name]:
-                    value = raw[name][f.name]
-                    values[f.name] = tuple(value) if isinstance(value, list) else value
-            built[name] = section_cls(**values)
+        for name, section_cls in SECTIONS.items():
+            given = raw.get(name, {})
+            known = {f.name for f in dataclasses.fields(section_cls)}
+            if set(given) - known:
+                raise ValueError(f"unknown {name} field(s): {sorted(set(given) - known)}")
+            built[name] = section_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()})
         return cls(preset=raw["preset"], **built)
 
     @classmethod
     def load(cls, path: Path) -> Config:
         return cls.from_json(Path(path).read_text())
+
+
+# Every section of a Config, by field name: the one list that replace, differences and from_json read.
+SECTIONS: dict[str, type] = {
+    "phantom": PhantomConfig,
+    "seg": SegConfig,
+    "qc": QCConfig,
+    "inference": InferenceConfig,
+    "crf": CRFConfig,
+    "experiment": ExperimentConfig,
+}
 
 
 PRESETS: dict[str, Config] = {
@@ -249,15 +278,14 @@ PRESETS: dict[str, Config] = {
             validate_every_steps=20,
             predict_batch_size=32,
         ),
-        # 60-step smoke models are rough (the aorta FCN over-segments by 45–190 %, frame Dice ≈ 0.5): the
-        # reviewer is lenient only so that every part of the QC split has both verdicts. Nothing clinical.
+        # lenient reviewer: rough 60-step models must still give every QC split part both verdicts (docs/PRESETS.md)
         qc=QCConfig(
             resample_length=16,
             dense_units=8,
             lstm_hidden=16,
             epochs=150,
             model_spread_steps=(40,),
-            assessment_folds=2,  # 16 qc_train subjects: folds of 8 test the plumbing of the cross-validation, nothing more
+            assessment_folds=2,  # tests the plumbing of the cross-validation only
             volume_rel_error=1.5,
             ef_abs_error_points=20.0,
             min_frame_dice=0.45,
@@ -284,9 +312,7 @@ PRESETS: dict[str, Config] = {
             supersample=2,
             anatomy_scale=0.65,
         ),
-        # 600 steps ≈ 60 CPU-seconds a run on one core (+ Ray Train start-up): 10 runs fit the 20-minute demo.
-        # At 300 steps the models were undertrained (SAX validation Dice 0.89 vs 0.92 at 600; on the qc_train
-        # subjects 45 % of the full model's segmentations were clinically erroneous vs 13 %).
+        # 600 steps: 10 training runs fit the 20-minute demo (docs/PRESETS.md)
         seg=SegConfig(
             crop_size={"sax": 64, "aorta": 48},  # the aorta lies within the central 48² of the 64² phantom
             unet_channels=(8, 16, 32, 64, 128),
@@ -298,16 +324,9 @@ PRESETS: dict[str, Config] = {
             learning_rate=3e-3,
             validate_every_steps=100,
         ),
-        # The demo's hearts (anatomy_scale 0.65, 2.5 mm pixels) hold 20–45 mL: one pixel all round a truth
-        # mask is 28–38 % of its LVEDV and 44–134 % of its RVESV (10th–90th percentile of the qc_train
-        # subjects; aorta area 43–63 %). Hence tolerances looser than the paper's; still finer than a pixel,
-        # so some errors the reviewer calls erroneous barely show in the curves (docs/RESULTS.md, QC).
+        # small hearts at 2.5 mm: one pixel all round a mask is 28–134 % of a volume (docs/PRESETS.md)
         qc=QCConfig(volume_rel_error=0.25, ef_abs_error_points=10.0, min_frame_dice=0.6),
-        # 2 cores, model-bound on CPU: two single-threaded actors from the start (two 1-thread processes
-        # segment 1.8× faster than one with 2 threads). Each holds 0.5 logical CPU: Ray Data reserves an
-        # actor pool's minimum first, and with 2 × 0.75 the light measure stage found no budget left and
-        # waited for the model to finish; decode and measure take ~30 ms of a core per subject. Blocks
-        # of 4 subjects: per-block task and scheduling costs were ~30% of the 1-subject steady state.
+        # 2 cores, model-bound: two 1-thread actors of 0.5 CPU, light decode/measure tasks (docs/PRESETS.md)
         inference=InferenceConfig(
             actors=(2, 2),
             cpus_per_actor=0.5,

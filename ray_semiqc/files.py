@@ -47,6 +47,13 @@ def write_json(path: Path, value) -> Path:
     return write_text(path, json.dumps(value, indent=2, sort_keys=True))
 
 
+def write_png(path: Path, figure, *, dpi: int = 110) -> Path:
+    """A matplotlib `Figure` as a PNG file (tight bounding box), atomically."""
+    with atomic_write(path) as partial:
+        figure.savefig(partial, format="png", dpi=dpi, bbox_inches="tight")
+    return Path(path)
+
+
 def output_path(root: Path, *parts: str) -> Path:
     """`root/part/…`, refused with a ValueError if any part is empty, absolute or `..`, or if the
     result (symbolic links followed) lies outside `root`."""
@@ -59,3 +66,21 @@ def output_path(root: Path, *parts: str) -> Path:
     if root != path.resolve() and root not in path.resolve().parents:
         raise ValueError(f"{path} leaves the output folder {root}")
     return path
+
+
+def claim_folder(path: Path, identity: dict) -> None:
+    """Record in `path` (JSON) what an output folder holds; refuse a folder that holds something else.
+
+    Re-running into a folder resumes it only when every item of `identity` (cohort, model, config
+    …) is the same as when it was made; otherwise the error names what differs.
+    """
+    path = Path(path)
+    if not path.exists():
+        write_json(path, identity)
+        return
+    recorded = json.loads(path.read_text())
+    changed = sorted(key for key in set(identity) | set(recorded) if recorded.get(key) != identity.get(key))
+    if changed:
+        raise ValueError(
+            f"{path.parent} holds the output of a different {', '.join(changed)} ({path.name}); choose a new output folder"
+        )

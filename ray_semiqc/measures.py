@@ -26,11 +26,6 @@ CURVE_CLASS = {
     "aorta_area_mm2": "ascending_aorta",
 }
 
-METRIC_NAMES = {
-    "sax": ("lvedv_ml", "lvesv_ml", "lvsv_ml", "lvef_pct", "lvm_g", "rvedv_ml", "rvesv_ml", "rvsv_ml", "rvef_pct"),
-    "aorta": ("aorta_max_area_mm2", "aorta_min_area_mm2", "aorta_distensibility_1e3_per_mmhg"),
-}
-
 
 class Metrics(dict):
     """Clinical metrics by name (floats); `notes` gives the reason for each metric that is NaN.
@@ -43,10 +38,6 @@ class Metrics(dict):
     def __init__(self, values: dict[str, float], notes: dict[str, str] | None = None):
         super().__init__(values)
         self.notes = dict(notes or {})
-
-
-def task_metric_names(task: Task) -> tuple[str, ...]:
-    return METRIC_NAMES[task.name]
 
 
 def task_curves(task: Task, labels_4d: np.ndarray, spacing_mm: tuple[float, float, float]) -> dict[str, np.ndarray]:
@@ -83,9 +74,7 @@ def task_metrics(
     missing = [name for name in task.curve_names if name not in curves]
     if missing:
         raise ValueError(f"{task.name} metrics need curve(s) {missing}")
-    if task.name == "sax":
-        return _ventricular_metrics(curves, ed_frame)
-    return _aortic_metrics(curves["aorta_area_mm2"], central_pulse_pressure_mmhg)
+    return _METRIC_FAMILIES[task.metric_family](curves, ed_frame, central_pulse_pressure_mmhg)
 
 
 def _ejection(
@@ -100,7 +89,7 @@ def _ejection(
     return {f"{prefix}edv_ml": edv, f"{prefix}esv_ml": esv, f"{prefix}sv_ml": edv - esv, f"{prefix}ef_pct": ef}
 
 
-def _ventricular_metrics(curves: dict[str, np.ndarray], ed_frame: int) -> Metrics:
+def _ventricular_metrics(curves: dict[str, np.ndarray], ed_frame: int, pulse_pressure_mmhg: float | None) -> Metrics:
     n_frames = len(curves["lv_volume_ml"])
     if not 0 <= ed_frame < n_frames:
         raise ValueError(f"ED frame {ed_frame} outside the {n_frames}-frame cycle")
@@ -113,7 +102,8 @@ def _ventricular_metrics(curves: dict[str, np.ndarray], ed_frame: int) -> Metric
     return Metrics(values, notes)
 
 
-def _aortic_metrics(area_mm2: np.ndarray, pulse_pressure_mmhg: float | None) -> Metrics:
+def _aortic_metrics(curves: dict[str, np.ndarray], ed_frame: int, pulse_pressure_mmhg: float | None) -> Metrics:
+    area_mm2 = curves["aorta_area_mm2"]
     max_area, min_area = float(np.max(area_mm2)), float(np.min(area_mm2))
     notes: dict[str, str] = {}
     distensibility = math.nan
@@ -135,3 +125,7 @@ def _aortic_metrics(area_mm2: np.ndarray, pulse_pressure_mmhg: float | None) -> 
         },
         notes,
     )
+
+
+# `Task.metric_family` → the function that reads that family's metrics off the curves
+_METRIC_FAMILIES = {"ventricular": _ventricular_metrics, "aortic": _aortic_metrics}

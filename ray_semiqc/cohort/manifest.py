@@ -7,6 +7,8 @@ never background. Rows that cannot be used become `Manifest.problems`, not silen
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,11 +16,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ray_semiqc.cohort.errors import CohortError
+from ray_semiqc.files import atomic_write
 from ray_semiqc.tasks import Task
 
 MANIFEST_FILE = "manifest.parquet"
 SPLITS = ("labelled", "unlabelled", "test", "qc_train")
-PHANTOM_PREFIX = "phantom_"  # generating parameters of phantom subjects, one float column each
+PHANTOM_PREFIX = "phantom_"
+# Ids name output folders and files (masks/<id>/, figure keys): letters, digits, '.', '_', '-' only,
+# so no id can climb out of a folder, nest folders or hide as a dot file.
+SUBJECT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # generating parameters of phantom subjects, one float column each
 
 
 @dataclass(frozen=True)
@@ -40,13 +46,13 @@ class SubjectRecord:
     phantom: dict[str, float] = field(default_factory=dict)
 
     def image_path(self, task: Task) -> str | None:
-        return self.sa_path if task.name == "sax" else self.ao_path
+        return getattr(self, task.image_column)
 
     def label_path(self, task: Task) -> str | None:
-        return self.label_sa_path if task.name == "sax" else self.label_ao_path
+        return getattr(self, task.label_column)
 
     def annotated_frames(self, task: Task) -> tuple[int, ...]:
-        return self.sax_annotated_frames if task.name == "sax" else self.aorta_annotated_frames
+        return getattr(self, task.annotated_frames_column)
 
 
 _SCHEMA_FIELDS = [
@@ -78,9 +84,8 @@ def write_manifest(root: Path, records: list[SubjectRecord]) -> Path:
         arrays.append(pa.array([r.phantom.get(name) for r in records], type=pa.float64()))
         fields.append(pa.field(PHANTOM_PREFIX + name, pa.float64()))
     path = Path(root) / MANIFEST_FILE
-    partial = path.with_suffix(".partial")
-    pq.write_table(pa.Table.from_arrays(arrays, schema=pa.schema(fields)), partial)
-    partial.replace(path)
+    with atomic_write(path) as partial:
+        pq.write_table(pa.Table.from_arrays(arrays, schema=pa.schema(fields)), partial)
     return path
 
 
@@ -100,6 +105,16 @@ class Manifest:
 
     def resolve(self, record: SubjectRecord, relative: str | None) -> Path:
         return resolve_path(self.root, record.subject_id, relative)
+
+
+def subject_id_problem(subject_id: str) -> str | None:
+    """Why a subject id cannot be used (it names folders and files of every output), or None."""
+    if SUBJECT_ID_PATTERN.fullmatch(subject_id):
+        return None
+    return (
+        f"subject id {subject_id!r} is not usable: 1–64 characters of letters, digits, '.', '_' or '-', "
+        "starting with a letter or digit"
+    )
 
 
 def resolve_path(root: Path, subject_id: str, relative: str | None) -> Path:
@@ -122,13 +137,22 @@ def read_manifest(root: Path) -> Manifest:
         raise FileNotFoundError(f"{path}: no manifest; is {root} a cohort folder?")
     table = pq.read_table(path)
     rows = table.to_pylist()
-    records, problems, seen = [], [], set()
+    rows_per_id = Counter(str(row["subject_id"]) for row in rows)
+    records, problems = [], []
     for row in rows:
         subject_id = str(row["subject_id"])
-        if subject_id in seen:
-            problems.append(CohortError(subject_id, MANIFEST_FILE, "duplicate subject id; only its first row is used"))
+        if rows_per_id[subject_id] > 1:
+            if subject_id not in {p.subject_id for p in problems}:
+                problems.append(
+                    CohortError(
+                        subject_id, MANIFEST_FILE, f"subject id on {rows_per_id[subject_id]} rows; none of them is used"
+                    )
+                )
             continue
-        seen.add(subject_id)
+        unsafe = subject_id_problem(subject_id)
+        if unsafe:
+            problems.append(CohortError(subject_id, MANIFEST_FILE, unsafe))
+            continue
         if row["split"] not in SPLITS:
             problems.append(CohortError(subject_id, MANIFEST_FILE, f"unknown split {row['split']!r}"))
             continue

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 from nibabel.openers import ImageOpener
 
 from ray_semiqc.cohort.errors import CohortError
+from ray_semiqc.files import write_bytes
 
 GZIP_LEVEL = 1  # nibabel's own default: cine volumes compress little more at higher levels, slower
 # What nibabel/gzip raise on truncated, non-gzip or otherwise unreadable files.
@@ -71,13 +71,12 @@ def read_label(path: Path, subject_id: str, n_classes: int, expected_shape: tupl
 
 
 def write_volume(path: Path, data: np.ndarray, affine: np.ndarray, frame_interval_ms: float = 1.0) -> None:
-    """Write atomically (temp file, then rename) so a crash never leaves a half-written volume.
+    """Write atomically (`files.write_bytes`) so a crash never leaves a half-written volume.
 
     The gzip stream carries no time stamp or file name, so the same volume is the same bytes
     whichever process writes it, whenever (serial and Ray cohort generation agree byte for byte).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     image = nib.Nifti1Image(data, affine)
     zooms = list(image.header.get_zooms())
     if data.ndim == 4:
@@ -87,9 +86,7 @@ def write_volume(path: Path, data: np.ndarray, affine: np.ndarray, frame_interva
     encoded = image.to_bytes()
     if path.name.endswith(".gz"):
         encoded = gzip.compress(encoded, compresslevel=GZIP_LEVEL, mtime=0)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_bytes(encoded)
-    os.replace(partial, path)
+    write_bytes(path, encoded)
 
 
 def spacing_affine(spacing_mm: tuple[float, float, float], rotation: np.ndarray | None = None) -> np.ndarray:

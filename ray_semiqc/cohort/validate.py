@@ -17,7 +17,7 @@ from ray_semiqc.tasks import TASKS
 
 @dataclass(frozen=True)
 class ValidationReport:
-    checked: int  # manifest rows looked at
+    checked: int  # subjects (distinct manifest ids) looked at
     problems: list[CohortError]
     unusable_subjects: list[str]  # sorted ids with at least one problem
 

@@ -9,32 +9,19 @@ with the same RUN folder resumes at the first item not yet done.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import ray
 
 from ray_semiqc.config import ExperimentConfig
+from ray_semiqc.files import write_json
+from ray_semiqc.run_layout import RunLayout, WorkItem
 
-STATE_FILE = "state.json"
 BASELINE_SCENARIOS = ("full", "half")
 SSL_SCENARIOS = ("ssl_noqc", "ssl_crf", "semiqcseg")
 # train full/half → QC classifier → half-model inference over the pool → selection (+ CRF) →
 # train the SSL scenarios → evaluate every model on the test split → tables and report
 STAGES = ("train_baselines", "qc", "inference", "selection", "train_ssl", "evaluate", "results")
-
-
-@dataclass(frozen=True)
-class WorkItem:
-    stage: str
-    task: str = ""
-    scenario: str = ""
-    seed: int = -1
-
-    @property
-    def key(self) -> str:
-        parts = [self.stage, self.task, self.scenario, f"seed{self.seed}" if self.seed >= 0 else ""]
-        return "/".join(part for part in parts if part)
 
 
 def trained_scenarios(experiment: ExperimentConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -53,7 +40,7 @@ def plan_items(experiment: ExperimentConfig, stage: str) -> list[WorkItem]:
     if stage == "train_baselines":
         return [WorkItem(stage, t, s, k) for t, k in task_seeds for s in baselines]
     if stage in ("qc", "inference", "selection"):
-        return [WorkItem(stage, t, "", k) for t, k in task_seeds] if ssl else []
+        return [WorkItem(stage, t, None, k) for t, k in task_seeds] if ssl else []
     if stage == "train_ssl":
         return [WorkItem(stage, t, s, k) for t, k in task_seeds for s in ssl]
     if stage == "evaluate":
@@ -67,7 +54,7 @@ class ExperimentState:
     """Which items are done and what they produced; the file is the truth, this is its cache."""
 
     def __init__(self, run_dir: Path, experiment: ExperimentConfig):
-        self.path = Path(run_dir) / STATE_FILE
+        self.path = RunLayout(run_dir).state
         self.experiment = experiment
         saved = json.loads(self.path.read_text()) if self.path.exists() else {}
         self.completed: dict[str, dict] = saved.get("completed", {})
@@ -89,19 +76,13 @@ class ExperimentState:
         self.timings_s[stage] = self.timings_s.get(stage, 0.0) + float(seconds)
         self._save()
 
-    def outputs(self, stage: str, task: str = "", scenario: str = "", seed: int = -1) -> dict:
-        key = WorkItem(stage, task, scenario, seed).key
-        if key not in self.completed:
-            raise KeyError(f"{self.path}: stage item {key} has not completed")
-        return self.completed[key]
+    def outputs(self, item: WorkItem) -> dict:
+        if item.key not in self.completed:
+            raise KeyError(f"{self.path}: stage item {item.key} has not completed")
+        return self.completed[item.key]
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(f".{self.path.name}.partial")
-        partial.write_text(
-            json.dumps({"completed": self.completed, "timings_s": self.timings_s}, indent=2, sort_keys=True)
-        )
-        partial.replace(self.path)
+        write_json(self.path, {"completed": self.completed, "timings_s": self.timings_s})
 
 
 @ray.remote(num_cpus=0)
@@ -120,8 +101,8 @@ class ExperimentCoordinator:
     def add_time(self, stage: str, seconds: float) -> None:
         self.state.add_time(stage, seconds)
 
-    def outputs(self, stage: str, task: str = "", scenario: str = "", seed: int = -1) -> dict:
-        return self.state.outputs(stage, task, scenario, seed)
+    def outputs(self, item: WorkItem) -> dict:
+        return self.state.outputs(item)
 
     def completed(self) -> dict[str, dict]:
         return dict(self.state.completed)

@@ -3,8 +3,8 @@
     semiqc experiment --preset demo --cohort runs/demo/cohort --out runs/demo
 
 The coordinator actor (coordinator.py) owns the order and the state; this driver asks it for
-the next stage, runs that stage's items with the other rooms' Ray functions and records what
-each produced. Re-running with the same RUN resumes at the first item not done.
+the next stage, runs that stage's items with the Ray functions of the other modules and
+records what each produced. Re-running with the same RUN resumes at the first item not done.
 
     train_baselines  Tune grid: full, half (half with snapshots for the QC cases)
     qc               QC set: qc_train segmented by a half-model snapshot, the half and full models; LSTM on Ray
@@ -26,142 +26,124 @@ import ray
 import torch
 from ray.experimental.tqdm_ray import tqdm
 
-from ray_semiqc.cohort.manifest import MANIFEST_FILE, read_manifest
+from ray_semiqc.cohort.manifest import MANIFEST_FILE, SubjectRecord, read_manifest
 from ray_semiqc.cohort.nifti import write_volume
 from ray_semiqc.cohort.subject import load_subject
 from ray_semiqc.config import Config, load_preset
-from ray_semiqc.distributed.coordinator import (
-    SSL_SCENARIOS,
-    ExperimentCoordinator,
-    ExperimentState,
-    WorkItem,
-    plan_items,
-)
+from ray_semiqc.distributed.coordinator import SSL_SCENARIOS, ExperimentCoordinator, ExperimentState, plan_items
 from ray_semiqc.distributed.inference import infer_cohort
 from ray_semiqc.distributed.qc import build_qc_set, cross_validate_qc_on_ray, train_qc_on_ray
 from ray_semiqc.distributed.session import ensure_ray
 from ray_semiqc.distributed.tune_grid import SegTrial, run_seg_grid
 from ray_semiqc.evaluate.cases import evaluate_model
-from ray_semiqc.evaluate.results import EvaluatedModel, write_results
+from ray_semiqc.evaluate.results import EvaluatedModel, QCArtefacts, RunArtefacts, write_results
 from ray_semiqc.evaluate.selection import pool_true_dice, select_augmentation
+from ray_semiqc.files import output_path
 from ray_semiqc.models.checkpoint import load_checkpoint
-from ray_semiqc.qc.classifier import QCClassifier
+from ray_semiqc.qc.assessment import ASSESSMENT_FILE
 from ray_semiqc.qc.curves_table import STATUS_OK, read_curves_table
 from ray_semiqc.qc.ranking import rank_cases
-from ray_semiqc.seg.crf import CRFParameters, crf_pseudo_label
+from ray_semiqc.run_layout import RunLayout, WorkItem
+from ray_semiqc.seg.crf import crf_pseudo_label
 from ray_semiqc.seg.train import snapshot_path
 from ray_semiqc.tasks import get_task
-
-CONFIG_FILE = "config.json"
-REPORT_FILE = "report.html"
 
 
 def _log(message: str) -> None:
     print(f"[semiqc experiment {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def _claim_config(run_dir: Path, config: Config) -> None:
+def _claim_config(layout: RunLayout, config: Config) -> None:
     """Write RUN/config.json, or refuse to resume a run that was started with another config."""
-    path = run_dir / CONFIG_FILE
-    if path.exists():
-        if Config.load(path) != config:
+    if layout.config.exists():
+        if Config.load(layout.config) != config:
             raise ValueError(
-                f"{path}: this run was started with another configuration; use a new --out or the same options"
+                f"{layout.config}: this run was started with another configuration; use a new --out or the same options"
             )
         return
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config.save(path)
+    config.save(layout.config)
 
 
 def run_experiment(config: Config, cohort: Path | None, out: Path) -> Path:
     """Run (or resume) the whole experiment in OUT; without a cohort, synthesise the preset's phantom into OUT/cohort."""
-    run_dir = Path(out).resolve()
-    _claim_config(run_dir, config)
+    layout = RunLayout(Path(out).resolve())
+    _claim_config(layout, config)
     ensure_ray()
     if cohort is None:
-        cohort = run_dir / "cohort"
+        cohort = layout.root / "cohort"
         if not (cohort / MANIFEST_FILE).exists():
             from ray_semiqc.distributed.synth import synthesise_cohort
 
             _log(f"no --cohort: synthesising the {config.preset} phantom (seed 0) into {cohort}")
             synthesise_cohort(cohort, config, seed=0)
-    stages = _Stages(
-        run_dir, Path(cohort).resolve(), config, ExperimentCoordinator.remote(str(run_dir), config.experiment)
-    )
-    stages.run_all()
-    return run_dir / REPORT_FILE
+    coordinator = ExperimentCoordinator.remote(str(layout.root), config.experiment)
+    _Stages(layout, Path(cohort).resolve(), config, coordinator).run_all()
+    return layout.report
 
 
 def evaluate_run(run: Path, cohort: Path, out: Path | None = None) -> Path:
     """Evaluate a finished run's models on any cohort's `test` split (full-cycle labels) → OUT/report.html."""
-    run_dir = Path(run).resolve()
-    config = Config.load(run_dir / CONFIG_FILE)
+    layout = RunLayout(Path(run).resolve())
+    config = Config.load(layout.config)
     cohort = Path(cohort).resolve()
-    out_dir = Path(out).resolve() if out else run_dir / "evaluations" / cohort.name
-    state = ExperimentState(run_dir, config.experiment)
-    items = [
-        WorkItem("evaluate", *key.split("/")[1:3], int(key.rsplit("seed", 1)[1]))
-        for key in state.completed
-        if key.startswith("train_")
-    ]
+    out_dir = Path(out).resolve() if out else layout.evaluations_dir(cohort.name)
+    state = ExperimentState(layout.root, config.experiment)
+    trained = [WorkItem.from_key(key) for key in state.completed if key.startswith("train_")]
+    items = [WorkItem("evaluate", item.task, item.scenario, item.seed) for item in trained]
     if not items:
-        raise FileNotFoundError(f"{run_dir}: no trained models recorded in its state.json")
+        raise FileNotFoundError(f"{layout.root}: no trained models recorded in its state.json")
     ensure_ray()
     started = time.perf_counter()
-    evaluated = _evaluate_models(run_dir, cohort, config, items, out_dir / "evaluation")
+    evaluated = _evaluate_models(layout, cohort, config, items, RunLayout(out_dir))
     return write_results(
-        run_dir,
         out_dir,
         config,
         evaluated,
-        *_run_artefacts(state.completed),
+        _run_artefacts(state.completed),
         timings_s={"evaluate": time.perf_counter() - started},
-        notes=_notes(config, cohort, f"models of run {run_dir}"),
+        notes=_notes(config, cohort, f"models of run {layout.root}"),
     )
 
 
-def _run_artefacts(completed: dict[str, dict]) -> tuple[list[Path], list[Path], list[Path]]:
-    """The run's QC models, QC cross-validations (where the run made them) and selection files, in
-    task/seed order, from its recorded state."""
-    qc_outputs = [out for key, out in sorted(completed.items()) if key.startswith("qc/")]
-    qc_models = [Path(out["model"]) for out in qc_outputs]
-    qc_cross_validations = [Path(out["cross_validation"]) for out in qc_outputs if "cross_validation" in out]
-    selections = [Path(out["selection"]) for key, out in sorted(completed.items()) if key.startswith("selection/")]
-    return qc_models, qc_cross_validations, selections
-
-
-def _preset_differences(config: Config) -> str:
-    """`section.field=value` for every value that differs from the named preset (overrides are part of the result)."""
-    preset = load_preset(config.preset)
-    changed = []
-    for section in ("phantom", "seg", "qc", "inference", "experiment"):
-        ours, theirs = getattr(config, section), getattr(preset, section)
-        for name in ours.__dataclass_fields__:
-            if getattr(ours, name) != getattr(theirs, name):
-                changed.append(f"{section}.{name}={getattr(ours, name)}")
-    return ", ".join(changed) or "none"
+def _run_artefacts(completed: dict[str, dict]) -> RunArtefacts:
+    """The run's QC assessments, QC cross-validations (where the run made them) and selection files,
+    in task/seed order, from its recorded state."""
+    qc, selections = [], []
+    for key, outputs in sorted(completed.items()):
+        item = WorkItem.from_key(key)
+        if item.stage == "qc":
+            cross_validation = outputs.get("cross_validation")
+            qc.append(
+                QCArtefacts(
+                    item.task,
+                    item.seed,
+                    Path(outputs["assessment"]),
+                    Path(cross_validation) if cross_validation else None,
+                )
+            )
+        elif item.stage == "selection":
+            selections.append(Path(outputs["selection"]))
+    return RunArtefacts(qc=qc, selections=selections)
 
 
 def _notes(config: Config, cohort: Path, what: str) -> list[str]:
     experiment = config.experiment
+    differences = config.differences(load_preset(config.preset))
+    resources = ray.cluster_resources()
     return [
-        f"overrides of the {config.preset} preset: {_preset_differences(config)}",
+        f"overrides of the {config.preset} preset: {', '.join(differences) or 'none'}",
         f"{what}; evaluated on the test split of {cohort}",
         f"preset {config.preset}: tasks {', '.join(experiment.tasks)}; scenarios {', '.join(experiment.scenarios)}; "
         f"seeds {', '.join(map(str, experiment.seeds))}; K = {experiment.best_in_class_k}; "
         f"{config.seg.train_steps} optimizer steps per model, every scenario from scratch",
-        f"machine: {platform.machine()} {platform.system()}, {ray.cluster_resources().get('CPU', 0):g} CPUs, "
-        f"{ray.cluster_resources().get('GPU', 0):g} GPUs in the Ray cluster",
+        f"machine: {platform.machine()} {platform.system()}, {resources.get('CPU', 0):g} CPUs, "
+        f"{resources.get('GPU', 0):g} GPUs in the Ray cluster",
     ]
-
-
-def model_dir(run_dir: Path, task: str, scenario: str, seed: int) -> Path:
-    return run_dir / "models" / task / scenario / f"seed{seed}"
 
 
 @ray.remote
 def _crf_pseudo_label_task(
-    model_path: str, cohort: str, record, task_name: str, out_path: str, config_json: str
+    model_path: str, cohort: str, record: SubjectRecord, task_name: str, out_path: str, config_json: str
 ) -> str:
     """Refine one subject's full-cycle pseudo-label with the dense CRF and write it as a label volume."""
     config = Config.from_json(config_json)
@@ -173,11 +155,9 @@ def _crf_pseudo_label_task(
         model,
         subject.image,
         task,
-        meta.crop_size,
-        "cpu",
-        config.seg.predict_batch_size,
-        CRFParameters.from_config(config.experiment),
-        config.experiment.crf_slices_per_pass,
+        crop_size=meta.crop_size,
+        batch_size=config.seg.predict_batch_size,
+        crf=config.crf,
     )
     write_volume(Path(out_path), labels, subject.affine)
     return out_path
@@ -185,13 +165,15 @@ def _crf_pseudo_label_task(
 
 @ray.remote
 def _evaluate_model_task(model_path: str, cohort: str, task_name: str, config_json: str):
+    """One model over the test split: (per-case rows, figure data, the size of its training set)."""
     config = Config.from_json(config_json)
     torch.set_num_threads(max(1, int(config.experiment.evaluation_cpus)))
     model, meta = load_checkpoint(Path(model_path), expect_task=task_name)
     records = read_manifest(Path(cohort)).split("test")
-    return evaluate_model(
+    rows, figures = evaluate_model(
         model, Path(cohort), records, get_task(task_name), meta.crop_size, "cpu", config.seg.predict_batch_size
     )
+    return rows, figures, meta.training_set
 
 
 def _wait_all(refs: list, description: str) -> list:
@@ -206,7 +188,7 @@ def _wait_all(refs: list, description: str) -> list:
 
 
 def _evaluate_models(
-    run_dir: Path, cohort: Path, config: Config, items: list[WorkItem], out_dir: Path
+    run: RunLayout, cohort: Path, config: Config, items: list[WorkItem], out: RunLayout
 ) -> list[EvaluatedModel]:
     """Every item's model over the cohort's test split, one Ray task each; results persisted per model."""
     if not read_manifest(cohort).split("test"):
@@ -214,14 +196,14 @@ def _evaluate_models(
     options = {"num_cpus": config.experiment.evaluation_cpus}
     refs = [
         _evaluate_model_task.options(**options).remote(
-            str(model_dir(run_dir, i.task, i.scenario, i.seed) / "model.pt"), str(cohort), i.task, config.to_json()
+            str(run.model_path(i.task, i.scenario, i.seed)), str(cohort), i.task, config.to_json()
         )
         for i in items
     ]
     evaluated = []
-    for item, (rows, figures) in zip(items, _wait_all(refs, "evaluate models on the test split")):
-        model = EvaluatedModel(item.task, item.scenario, item.seed, rows, figures)
-        model.save(out_dir)
+    for item, (rows, figures, training_set) in zip(items, _wait_all(refs, "evaluate models on the test split")):
+        model = EvaluatedModel(item.task, item.scenario, item.seed, rows, figures, training_set)
+        model.save(out.evaluation_dir(item.task, item.scenario, item.seed))
         evaluated.append(model)
     return evaluated
 
@@ -229,8 +211,8 @@ def _evaluate_models(
 class _Stages:
     """Runs each stage's pending items and records their outputs with the coordinator."""
 
-    def __init__(self, run_dir: Path, cohort: Path, config: Config, coordinator):
-        self.run_dir, self.cohort, self.config, self.coordinator = run_dir, cohort, config, coordinator
+    def __init__(self, layout: RunLayout, cohort: Path, config: Config, coordinator):
+        self.layout, self.cohort, self.config, self.coordinator = layout, cohort, config, coordinator
 
     def run_all(self) -> None:
         while (upcoming := ray.get(self.coordinator.next_stage.remote())) is not None:
@@ -245,15 +227,15 @@ class _Stages:
     def _complete(self, item: WorkItem, outputs: dict) -> None:
         ray.get(self.coordinator.complete.remote(item.key, outputs))
 
-    def _outputs(self, stage: str, task: str, scenario: str, seed: int) -> dict:
-        return ray.get(self.coordinator.outputs.remote(stage, task, scenario, seed))
+    def _outputs(self, item: WorkItem) -> dict:
+        return ray.get(self.coordinator.outputs.remote(item))
 
     def _train(self, items: list[WorkItem], trials: list[SegTrial], name: str) -> None:
-        outcome = run_seg_grid(trials, self.cohort, self.config, self.run_dir / "tune", name)
+        outcome = run_seg_grid(trials, self.cohort, self.config, self.layout.tune_dir, name)
         failed = {key: error for key, error in outcome.items() if error is not None}
         for item, trial in zip(items, trials):
             if item.key not in failed:
-                self._complete(item, {"model": str(Path(trial.out) / "model.pt")})
+                self._complete(item, {"model": str(Path(trial.out) / RunLayout.MODEL_FILE)})
         if failed:
             raise RuntimeError("segmentation trial(s) failed:\n" + "\n".join(f"{k}: {e}" for k, e in failed.items()))
 
@@ -266,7 +248,7 @@ class _Stages:
                 scenario=i.scenario,
                 seed=i.seed,
                 subset=i.scenario,
-                out=str(model_dir(self.run_dir, i.task, i.scenario, i.seed)),
+                out=str(self.layout.model_dir(i.task, i.scenario, i.seed)),
                 # the half model's snapshots are the spread of models that make the QC training cases
                 snapshot_steps=tuple(self.config.qc.model_spread_steps) if (i.scenario == "half" and has_ssl) else (),
             )
@@ -277,23 +259,18 @@ class _Stages:
     def qc(self, items: list[WorkItem]) -> None:
         trained = ray.get(self.coordinator.completed.remote())
         for item in items:
-            half = model_dir(self.run_dir, item.task, "half", item.seed)
+            half = self.layout.model_dir(item.task, "half", item.seed)
             # The spread of models that make the QC cases: the half model part-trained and final (the
             # model whose outputs QC will rank), and the full model when this run trains it.
             models = [snapshot_path(half, step) for step in self.config.qc.model_spread_steps]
-            models += [
-                Path(trained[key]["model"])
-                for key in (
-                    WorkItem("train_baselines", item.task, scenario, item.seed).key for scenario in ("half", "full")
-                )
-                if key in trained
-            ]
-            out = self.run_dir / "qc" / item.task / f"seed{item.seed}"
+            baselines = [WorkItem("train_baselines", item.task, scenario, item.seed) for scenario in ("half", "full")]
+            models += [Path(trained[b.key]["model"]) for b in baselines if b.key in trained]
+            out = self.layout.qc_dir(item.task, item.seed)
             qc_set = build_qc_set(self.cohort, item.task, models, out, self.config, seed=item.seed)
             qc_model = train_qc_on_ray(
                 qc_set, out, self.config, seed=item.seed, workers=self.config.experiment.qc_train_workers
             )
-            outputs = {"set": str(qc_set), "model": str(qc_model)}
+            outputs = {"set": str(qc_set), "model": str(qc_model), "assessment": str(out / ASSESSMENT_FILE)}
             if self.config.experiment.cross_validate_qc:
                 outputs["cross_validation"] = str(cross_validate_qc_on_ray(qc_set, out, self.config, seed=item.seed))
             self._complete(item, outputs)
@@ -303,10 +280,10 @@ class _Stages:
             summary = infer_cohort(
                 self.cohort,
                 item.task,
-                Path(self._outputs("train_baselines", item.task, "half", item.seed)["model"]),
-                self.run_dir / "inference" / item.task / f"seed{item.seed}",
+                Path(self._outputs(WorkItem("train_baselines", item.task, "half", item.seed))["model"]),
+                self.layout.inference_dir(item.task, item.seed),
                 self.config,
-                qc_model_path=Path(self._outputs("qc", item.task, "", item.seed)["model"]),
+                qc_model_path=Path(self._outputs(WorkItem("qc", item.task, None, item.seed))["model"]),
                 write_masks=True,
             )
             _log(f"inference {item.task} seed {item.seed}: {summary}")
@@ -318,38 +295,35 @@ class _Stages:
         groups = {r.subject_id: r.group for r in manifest.records}
         for item in items:
             task = get_task(item.task)
-            curves_path = Path(self._outputs("inference", item.task, "", item.seed)["curves"])
+            curves_path = Path(self._outputs(WorkItem("inference", item.task, None, item.seed))["curves"])
             curves = read_curves_table(curves_path)
-            qc_model = QCClassifier.load(
-                Path(self._outputs("qc", item.task, "", item.seed)["model"]), expect_task=item.task
-            )
             segmented = [r["subject_id"] for r in curves.to_pylist() if r["status"] == STATUS_OK]
             chosen = select_augmentation(
-                rank_cases(curves, qc_model),
+                rank_cases(curves),
                 segmented,
                 groups,
-                item.task,
-                item.seed,
-                self.config.experiment.best_in_class_k,
-                tuple(self.config.experiment.scenarios),
-                np.random.default_rng(item.seed),
+                task=item.task,
+                seed=item.seed,
+                k=self.config.experiment.best_in_class_k,
+                scenarios=tuple(self.config.experiment.scenarios),
+                rng=np.random.default_rng(item.seed),
             )
             masks = curves_path.parent / "masks"
             pseudo: dict[str, list[tuple[str, str]]] = {
-                scenario: [(sid, str(masks / sid / task.seg_file)) for sid in group["subject_id"]]
+                scenario: [(sid, str(output_path(masks, sid, task.seg_file))) for sid in group["subject_id"]]
                 for scenario, group in chosen.groupby("scenario")
             }
             if "ssl_crf" in pseudo:
                 pseudo["ssl_crf"] = self._crf_labels(item, [sid for sid, _ in pseudo["ssl_crf"]], records)
-            selection_path = self.run_dir / "selection" / item.task / f"seed{item.seed}.parquet"
+            selection_path = self.layout.selection_path(item.task, item.seed)
             selection_path.parent.mkdir(parents=True, exist_ok=True)
             chosen.to_parquet(selection_path, index=False)
             self._complete(item, {"selection": str(selection_path), "pseudo_labelled": pseudo})
 
     def _crf_labels(self, item: WorkItem, subject_ids: list[str], records) -> list[tuple[str, str]]:
         task = get_task(item.task)
-        half_model = self._outputs("train_baselines", item.task, "half", item.seed)["model"]
-        out = self.run_dir / "pseudo" / item.task / "ssl_crf" / f"seed{item.seed}"
+        half_model = self._outputs(WorkItem("train_baselines", item.task, "half", item.seed))["model"]
+        out = self.layout.pseudo_dir(item.task, "ssl_crf", item.seed)
         options = {"num_cpus": self.config.experiment.crf_cpus}
         refs = [
             _crf_pseudo_label_task.options(**options).remote(
@@ -357,7 +331,7 @@ class _Stages:
                 str(self.cohort),
                 records[sid],
                 item.task,
-                str(out / sid / task.label_file),
+                str(output_path(out, sid, task.label_file)),
                 self.config.to_json(),
             )
             for sid in subject_ids
@@ -367,7 +341,8 @@ class _Stages:
     def train_ssl(self, items: list[WorkItem]) -> None:
         trials = []
         for i in items:
-            pseudo = self._outputs("selection", i.task, "", i.seed)["pseudo_labelled"].get(i.scenario, [])
+            selection = self._outputs(WorkItem("selection", i.task, None, i.seed))
+            pseudo = selection["pseudo_labelled"].get(i.scenario, [])
             trials.append(
                 SegTrial(
                     key=i.key,
@@ -375,15 +350,16 @@ class _Stages:
                     scenario=i.scenario,
                     seed=i.seed,
                     subset="half",
-                    out=str(model_dir(self.run_dir, i.task, i.scenario, i.seed)),
+                    out=str(self.layout.model_dir(i.task, i.scenario, i.seed)),
                     pseudo_labelled=tuple((sid, path) for sid, path in pseudo),
                 )
             )
         self._train(items, trials, "train_ssl")
 
     def evaluate(self, items: list[WorkItem]) -> None:
-        for model in _evaluate_models(self.run_dir, self.cohort, self.config, items, self.run_dir / "evaluation"):
-            self._complete(WorkItem("evaluate", model.task, model.scenario, model.seed), {"folder": str(model.folder)})
+        for model in _evaluate_models(self.layout, self.cohort, self.config, items, self.layout):
+            item = WorkItem("evaluate", model.task, model.scenario, model.seed)
+            self._complete(item, {"folder": str(self.layout.evaluation_dir(model.task, model.scenario, model.seed))})
 
     def _pool_dice(self, completed: dict[str, dict]) -> dict[tuple[str, int], dict[str, float]]:
         """True Dice of the pool's pseudo-labels (where the cohort hides truth for its pool), after the fact."""
@@ -402,11 +378,10 @@ class _Stages:
             for i in plan_items(self.config.experiment, "evaluate")
         ]
         report = write_results(
-            self.run_dir,
-            self.run_dir,
+            self.layout.root,
             self.config,
             evaluated,
-            *_run_artefacts(completed),
+            _run_artefacts(completed),
             timings_s=ray.get(self.coordinator.timings_s.remote()),
             notes=_notes(self.config, self.cohort, "this run's models"),
             pool_dice=self._pool_dice(completed),

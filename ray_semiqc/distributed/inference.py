@@ -14,18 +14,13 @@ with the same OUT skips every subject that already has a row in a part file.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
 import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import ray
 import torch
 from ray.data import ActorPoolStrategy
@@ -35,9 +30,10 @@ from ray_semiqc.cohort.manifest import read_manifest
 from ray_semiqc.config import Config, InferenceConfig
 from ray_semiqc.distributed.inference_stages import decode_subjects, measure_subjects, object_column
 from ray_semiqc.distributed.session import ensure_ray
+from ray_semiqc.files import claim_folder
 from ray_semiqc.models.checkpoint import load_checkpoint, model_version
 from ray_semiqc.qc.classifier import QCClassifier
-from ray_semiqc.qc.curves_table import CURVES_SCHEMA, STATUS_OK, write_curves_table
+from ray_semiqc.qc.curves_table import STATUS_OK, consolidate_parts, subjects_in_parts, write_part
 from ray_semiqc.seg.predict import predict_slices
 from ray_semiqc.tasks import get_task
 
@@ -111,6 +107,7 @@ def infer_cohort(
     model_path: Path,
     out: Path,
     config: Config,
+    *,
     qc_model_path: Path | None = None,
     write_masks: bool = False,
     split: str = "unlabelled",
@@ -118,12 +115,21 @@ def infer_cohort(
 ) -> InferenceSummary:
     """Segment and measure a cohort's subjects (the `split`, or the given `subject_ids`) → OUT/curves.parquet."""
     started = time.perf_counter()
-    plan = plan_inference(cohort, task_name, model_path, out, qc_model_path, write_masks, split, subject_ids)
+    plan = plan_inference(
+        cohort,
+        task_name,
+        model_path,
+        out,
+        qc_model_path=qc_model_path,
+        write_masks=write_masks,
+        split=split,
+        subject_ids=subject_ids,
+    )
     streamed = None
     if plan.pending:
         ensure_ray()
         streamed = stream_subjects(plan, config.inference)
-    table = consolidate_curves(plan)
+    table = consolidate_parts(plan.parts_dir, list(plan.subject_ids), plan.out / CURVES_FILE)
     seconds = time.perf_counter() - started
     statuses = table.column("status").to_pylist()
     processed = len(plan.pending)
@@ -148,6 +154,7 @@ def plan_inference(
     task_name: str,
     model_path: Path,
     out: Path,
+    *,
     qc_model_path: Path | None = None,
     write_masks: bool = False,
     split: str = "unlabelled",
@@ -162,11 +169,12 @@ def plan_inference(
     if qc_model_path is not None:
         qc_model_path = Path(qc_model_path)
         qc_name = QCClassifier.load(qc_model_path, expect_task=task.name).version_
-    _claim_output(
-        out, {"cohort": str(cohort), "task": task.name, "model": model_name, "qc_model": qc_name, "masks": write_masks}
+    claim_folder(
+        out / RUN_FILE,
+        {"cohort": str(cohort), "task": task.name, "model": model_name, "qc_model": qc_name, "masks": write_masks},
     )
     items = subject_items(cohort, task_name, split, subject_ids)
-    done = subjects_with_rows(out / PARTS_DIR)
+    done = subjects_in_parts(out / PARTS_DIR)
     return InferencePlan(
         cohort=cohort,
         task_name=task.name,
@@ -267,7 +275,7 @@ def stream_subjects(plan: InferencePlan, settings: InferenceConfig, segmenter_cl
     images, arrivals = 0, []
     for block in dataset.iter_batches(batch_size=settings.subjects_per_part, batch_format="pyarrow"):
         arrivals.append((time.perf_counter(), block.num_rows))
-        write_part(block.select(CURVES_SCHEMA.names), plan.parts_dir)
+        write_part(block, plan.parts_dir)
         images += sum(block.column("n_images").to_pylist())
     return StreamTimes(
         images=images,
@@ -275,17 +283,6 @@ def stream_subjects(plan: InferencePlan, settings: InferenceConfig, segmenter_cl
         last_rows_at=arrivals[-1][0],
         subjects_after_first=sum(rows for _, rows in arrivals[1:]),
     )
-
-
-def write_part(rows: pa.Table, parts_dir: Path) -> Path:
-    """Write a group of curves rows atomically (temp name, then rename); a reader sees all of it or none."""
-    digest = hashlib.sha1("\n".join(rows.column("subject_id").to_pylist()).encode()).hexdigest()[:20]
-    path = Path(parts_dir) / f"part-{digest}.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    pq.write_table(rows, partial)
-    os.replace(partial, path)
-    return path
 
 
 def _configure_execution(context, settings: InferenceConfig) -> None:
@@ -336,41 +333,3 @@ class SubjectSegmenter:
         result = {name: column for name, column in batch.items() if name != "slices"}
         result["label_slices"] = object_column(labels)
         return result
-
-
-def subjects_with_rows(parts_dir: Path) -> set[str]:
-    """Subject ids that already have a row ('ok' or 'error') in a finished part file."""
-    done: set[str] = set()
-    for part in sorted(Path(parts_dir).glob("part-*.parquet")):
-        done.update(pq.read_table(part, columns=["subject_id"]).column("subject_id").to_pylist())
-    return done
-
-
-def consolidate_curves(plan: InferencePlan) -> pa.Table:
-    """All part files → OUT/curves.parquet: one row per input subject, in input order (atomic write)."""
-    wanted = set(plan.subject_ids)
-    rows: dict[str, dict] = {}
-    for part in sorted(plan.parts_dir.glob("part-*.parquet")):
-        for row in pq.read_table(part).to_pylist():
-            if row["subject_id"] in wanted:
-                rows.setdefault(row["subject_id"], row)  # two runs into one OUT at once may both have written it
-    missing = [s for s in plan.subject_ids if s not in rows]
-    if missing:
-        raise RuntimeError(f"inference lost {len(missing)} subject(s), e.g. {missing[:5]}; re-run to resume them")
-    path = write_curves_table(plan.out / CURVES_FILE, [rows[s] for s in plan.subject_ids])
-    return pq.read_table(path)
-
-
-def _claim_output(out: Path, identity: dict) -> None:
-    """Record what makes OUT's rows; refuse to mix rows of another model, task or cohort into it."""
-    path = out / RUN_FILE
-    if path.exists():
-        previous = json.loads(path.read_text())
-        if previous != identity:
-            changed = sorted(key for key in identity if previous.get(key) != identity[key])
-            raise ValueError(f"{out} holds inference of a different {', '.join(changed)}; choose a new output folder")
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{RUN_FILE}.partial")
-    partial.write_text(json.dumps(identity, indent=2, sort_keys=True))
-    os.replace(partial, path)

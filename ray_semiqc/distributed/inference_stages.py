@@ -19,6 +19,7 @@ from ray_semiqc.cohort.errors import CohortError
 from ray_semiqc.cohort.manifest import SubjectRecord
 from ray_semiqc.cohort.nifti import write_volume
 from ray_semiqc.cohort.subject import load_subject
+from ray_semiqc.files import output_path
 from ray_semiqc.measures import task_curves, task_metrics
 from ray_semiqc.qc.curves_table import CURVES_SCHEMA, curves_row
 from ray_semiqc.seg.preprocess import SliceLayout, prepare_slices, restore_labels
@@ -90,6 +91,12 @@ def _qc_classifier(path: str, task_name: str):
     return QCClassifier.load(Path(path), expect_task=task_name)
 
 
+def _scored(rows: list[dict], qc_model_path: str, task_name: str) -> list[dict]:
+    from ray_semiqc.qc.ranking import score_rows
+
+    return score_rows(rows, _qc_classifier(qc_model_path, task_name))
+
+
 def measure_subjects(
     batch: dict[str, np.ndarray],
     task_name: str,
@@ -100,7 +107,6 @@ def measure_subjects(
 ) -> pa.Table:
     """CPU task: labels back on the image grid → curves, clinical metrics, QC probability (and the mask file)."""
     task = get_task(task_name)
-    qc = _qc_classifier(qc_model_path, task.name) if qc_model_path else None
     rows, images = [], []
     for index, subject_id in enumerate(batch["subject_id"]):
         error = str(batch["error"][index])
@@ -123,17 +129,9 @@ def measure_subjects(
             )
             continue
         if masks_dir:
-            write_volume(Path(masks_dir) / subject_id / task.seg_file, labels_4d, batch["affine"][index])
-        probability, qc_error = None, None
-        if qc is not None:
-            try:
-                probability = float(qc.predict_proba([curves])[0, 0])
-            except ValueError as err:  # curves the classifier cannot read, e.g. an empty segmentation
-                qc_error = str(err)
-        rows.append(
-            curves_row(
-                subject_id, task, model_name, curves, metrics, qc_probability_good=probability, qc_error=qc_error
-            )
-        )
+            write_volume(output_path(masks_dir, subject_id, task.seg_file), labels_4d, batch["affine"][index])
+        rows.append(curves_row(subject_id, task, model_name, curves, metrics))
+    if qc_model_path:
+        rows = _scored(rows, qc_model_path, task.name)
     table = pa.Table.from_pylist(rows, schema=CURVES_SCHEMA)
     return table.append_column("n_images", pa.array(images, pa.int64()))

@@ -14,7 +14,6 @@ cross-validates the same method over all qc_train subjects, one Ray task a fold.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,9 +30,11 @@ from ray.train.torch import TorchTrainer
 from ray_semiqc.cohort.manifest import SubjectRecord, read_manifest
 from ray_semiqc.config import Config
 from ray_semiqc.distributed.session import ensure_ray
+from ray_semiqc.files import atomic_write, write_json
 from ray_semiqc.models.checkpoint import load_checkpoint, model_version
 from ray_semiqc.qc.assessment import (
-    FoldAssessment,
+    ASSESSMENT_FILE,
+    QCAssessment,
     QCSplit,
     assess_fold,
     calibrate_and_assess,
@@ -43,12 +44,12 @@ from ray_semiqc.qc.assessment import (
 )
 from ray_semiqc.qc.cases import QC_SET_SCHEMA, SET_FILE, SUMMARY_FILE, make_qc_cases, summarise_qc_set
 from ray_semiqc.qc.classifier import QCClassifier
-from ray_semiqc.qc.curves_table import STATUS_OK, read_curves_table, row_curves
-from ray_semiqc.qc.ranking import rank_cases
+from ray_semiqc.qc.curves_table import CURVES_SCHEMA, STATUS_OK, read_curves_table, row_curves
+from ray_semiqc.qc.ranking import rank_cases, score_rows
+from ray_semiqc.run_layout import seed_name
 from ray_semiqc.tasks import get_task
 
 MODEL_FILE = "model.pt"
-METRICS_FILE = "qc_metrics.json"
 CROSS_VALIDATION_FILE = "qc_cross_validation.json"
 RANKING_FILE = "ranking.parquet"
 STORAGE_DIR = "ray_train"
@@ -94,12 +95,10 @@ def build_qc_set(
     ]
     rows = [case for cases in ray.get(futures) for case in cases]
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    partial = out / f".{SET_FILE}.partial"
-    pq.write_table(pa.Table.from_pylist(rows, schema=QC_SET_SCHEMA), partial)
-    partial.replace(out / SET_FILE)
+    with atomic_write(out / SET_FILE) as partial:
+        pq.write_table(pa.Table.from_pylist(rows, schema=QC_SET_SCHEMA), partial)
     summary = {"task": task_name, "models": [str(p) for p in model_paths], "seed": seed, **summarise_qc_set(rows)}
-    (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    write_json(out / SUMMARY_FILE, summary)
     return out
 
 
@@ -147,16 +146,17 @@ def make_qc_trainer(
         qc_train_loop,
         train_loop_config=loop_config,
         scaling_config=ScalingConfig(num_workers=workers, use_gpu=False),
-        run_config=RunConfig(name=f"qc_{task_name}_seed{seed}", storage_path=str(Path(out).resolve() / STORAGE_DIR)),
+        run_config=RunConfig(
+            name=f"qc_{task_name}_{seed_name(seed)}", storage_path=str(Path(out).resolve() / STORAGE_DIR)
+        ),
     )
 
 
 def train_qc_on_ray(set_dir: Path, out: Path, config: Config, seed: int, workers: int) -> Path:
     """Train on some qc_train subjects, choose the threshold on others, judge it on the rest → OUT/model.pt.
 
-    OUT/qc_metrics.json holds the `results/qc.csv` row (`QCClassifier.results_row`, test subjects),
-    the test cases caught and passed by source (model or injected failure), the calibration figures
-    and the split.
+    OUT/qc_assessment.json (beside the model, not in it) holds the test cases' verdicts, scores and
+    sources (`QCAssessment`), the calibration figures, the training-set size and the split.
     """
     cases = _usable_cases(set_dir)
     if not cases:
@@ -166,30 +166,31 @@ def train_qc_on_ray(set_dir: Path, out: Path, config: Config, seed: int, workers
     with result.checkpoint.as_directory() as folder:
         classifier = QCClassifier.load(Path(folder) / MODEL_FILE, expect_task=cases[0]["task"])
 
-    calibrate_and_assess(classifier, cases, split, config.qc)
+    assessment = calibrate_and_assess(classifier, cases, split, config.qc)
     out = Path(out)
     model_path = classifier.save(out / MODEL_FILE)
     calibration = classifier.operating_point_
-    report = {
-        **classifier.results_row(config.qc.target_sensitivity),
-        "version": classifier.version_,
-        "n_train": classifier.n_train_,
-        "n_train_erroneous": classifier.n_train_erroneous_,
-        "calibration": {
-            "n": calibration.n,
-            "sensitivity": calibration.sensitivity,
-            "specificity": calibration.specificity,
-            "auc": calibration.auc,
+    write_json(
+        out / ASSESSMENT_FILE,
+        {
+            "assessment": assessment.as_dict(),
+            "qc_model": classifier.version_,
+            "n_train": classifier.n_train_,
+            "n_train_erroneous": classifier.n_train_erroneous_,
+            "calibration": {
+                "n": calibration.n,
+                "sensitivity": calibration.sensitivity,
+                "specificity": calibration.specificity,
+                "auc": calibration.auc,
+            },
+            "subjects": {"train": split.train, "calibration": split.calibration, "test": split.test},
         },
-        "test_by_source": classifier.results_by_source(),
-        "subjects": {"train": split.train, "calibration": split.calibration, "test": split.test},
-    }
-    (out / METRICS_FILE).write_text(json.dumps(report, indent=2))
+    )
     return model_path
 
 
 @ray.remote(num_cpus=1)
-def _assess_fold_task(set_dir: str, task_name: str, config_json: str, split: QCSplit, seed: int) -> FoldAssessment:
+def _assess_fold_task(set_dir: str, task_name: str, config_json: str, split: QCSplit, seed: int) -> QCAssessment:
     return assess_fold(task_name, Config.from_json(config_json).qc, _usable_cases(Path(set_dir)), split, seed)
 
 
@@ -214,24 +215,18 @@ def cross_validate_qc_on_ray(set_dir: Path, out: Path, config: Config, seed: int
         **pool_folds(task_name, assessed, config.qc.target_sensitivity),
         "test_subjects_per_fold": [split.test for split in folds],
     }
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / CROSS_VALIDATION_FILE
-    path.write_text(json.dumps(report, indent=2))
-    return path
+    return write_json(Path(out) / CROSS_VALIDATION_FILE, report)
 
 
 def score_curves(curves_path: Path, qc_model_path: Path, out: Path) -> Path:
-    """Rank a curves.parquet with a QC model → OUT/ranking.parquet (the audit trail of a selection)."""
+    """Score a curves.parquet with a QC model and rank it → OUT/ranking.parquet (the audit trail of a selection)."""
     table = read_curves_table(curves_path)
     tasks = set(table.column("task").to_pylist())
     if len(tasks) > 1:
         raise ValueError(f"{curves_path}: holds tasks {sorted(tasks)}; score one task at a time")
     classifier = QCClassifier.load(qc_model_path, expect_task=tasks.pop() if tasks else None)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / RANKING_FILE
-    partial = out / f".{RANKING_FILE}.partial"
-    pq.write_table(rank_cases(table, classifier), partial)
-    partial.replace(path)
+    scored = pa.Table.from_pylist(score_rows(table.to_pylist(), classifier), schema=CURVES_SCHEMA)
+    path = Path(out) / RANKING_FILE
+    with atomic_write(path) as partial:
+        pq.write_table(rank_cases(scored), partial)
     return path

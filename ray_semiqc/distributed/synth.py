@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import ray
+from ray.experimental.tqdm_ray import tqdm
 
 from ray_semiqc.cohort.manifest import Manifest, read_manifest, write_manifest
 from ray_semiqc.cohort.phantom import plan_cohort, write_subject
@@ -20,7 +21,6 @@ from ray_semiqc.distributed.session import ensure_ray
 
 TASKS_IN_FLIGHT_PER_CPU = 2  # enough queued work to keep every core busy, without holding 100k refs at once
 MONTAGE_FILE = "montage.png"
-PROGRESS_REPORTS = 10  # progress lines per cohort (ray.experimental.tqdm_ray needs tqdm, which we do not install)
 
 
 @ray.remote(num_cpus=1)
@@ -40,13 +40,14 @@ def synthesise_cohort(
     window = max(1, int(ray.cluster_resources().get("CPU", 1)) * TASKS_IN_FLIGHT_PER_CPU)
     records: dict[str, object] = {}
     pending: dict[ray.ObjectRef, str] = {}
-    progress = _Progress(len(specs))
+    progress = tqdm(total=len(specs), desc="synthesise cohort")
     for spec in specs:
         pending[_write_subject_task.remote(str(out), spec, phantom_ref)] = spec.subject_id
         while len(pending) >= window:
             _collect(pending, records, progress)
     while pending:
         _collect(pending, records, progress)
+    progress.close()
     write_manifest(out, [records[spec.subject_id] for spec in specs])
     manifest = read_manifest(out)
     if montage and manifest.records:
@@ -59,15 +60,4 @@ def _collect(pending: dict, records: dict, progress) -> None:
     done, _ = ray.wait(list(pending), num_returns=1)
     for ref in done:
         records[pending.pop(ref)] = ray.get(ref)
-        progress.advance()
-
-
-class _Progress:
-    def __init__(self, total: int):
-        self.total, self.done = total, 0
-        self.every = max(1, total // PROGRESS_REPORTS)
-
-    def advance(self) -> None:
-        self.done += 1
-        if self.done % self.every == 0 or self.done == self.total:
-            print(f"synthesise cohort: {self.done}/{self.total} subjects written", flush=True)
+        progress.update(1)

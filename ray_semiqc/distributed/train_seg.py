@@ -7,14 +7,15 @@ storage path are deterministic, so re-running an interrupted run continues from 
 checkpoint (`ray.train.get_checkpoint()`). At the end rank 0 writes OUT/model.pt (best by
 validation Dice) and OUT/snapshots/step<k>.pt.
 
-Room E wraps `make_seg_trainer(...).fit()` in a Tune function trainable; the train-loop
+`distributed.tune_grid` wraps `make_seg_trainer(...).fit()` in a Tune function trainable; the train-loop
 config is a plain dict (`loop_config`).
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from ray.train.torch import TorchTrainer
 
 from ray_semiqc.cohort.manifest import read_manifest
 from ray_semiqc.config import Config
+from ray_semiqc.run_layout import seed_name
 from ray_semiqc.seg.dataset import (
     PseudoLabelled,
     SliceSet,
@@ -37,15 +39,29 @@ from ray_semiqc.seg.dataset import (
     select_subset,
     split_validation,
 )
-from ray_semiqc.seg.train import train_segmenter
+from ray_semiqc.seg.train import TrainState, train_segmenter
 from ray_semiqc.tasks import get_task
 
 STATE_FILE = "training_state.pt"
 STORAGE_DIR = "ray_train"
 
 
-def default_run_name(task_name: str, subset: str, seed: int) -> str:
-    return f"seg_{task_name}_{subset}_seed{seed}"
+@dataclass(frozen=True)
+class SegRun:
+    """One segmentation training run: what it trains on, where its model goes, what it is called."""
+
+    cohort: Path
+    task: str
+    subset: str  # the labelled subset: full, or the seeded half every SSL scenario starts from
+    out: Path  # folder of model.pt (and snapshots/)
+    seed: int
+    pseudo_labelled: tuple[PseudoLabelled, ...] = ()  # full-cycle pseudo-labelled subjects added to training
+    snapshot_steps: tuple[int, ...] = ()
+    name: str | None = None  # the Ray Train run's name (a re-run of the same name resumes it)
+
+    @property
+    def run_name(self) -> str:
+        return self.name or f"seg_{self.task}_{self.subset}_{seed_name(self.seed)}"
 
 
 def slice_dataset(slice_set: SliceSet, with_origin: bool) -> ray.data.Dataset:
@@ -120,14 +136,14 @@ def seg_train_loop(loop_config: dict) -> None:
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             # our own training state (optimizer and generator states beside the weights), written by rank 0 below
-            resume = torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=False)
+            resume = TrainState(**torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=False))
 
     def report(metrics: dict, capture_state) -> None:
         if rank != 0:  # every worker reports; only rank 0 carries the (identical, DDP-synchronised) state
             ray.train.report(metrics)
             return
         folder = Path(tempfile.mkdtemp(prefix="seg_checkpoint_"))
-        torch.save(capture_state(), folder / STATE_FILE)
+        torch.save(vars(capture_state()), folder / STATE_FILE)
         ray.train.report(
             metrics, checkpoint=ray.train.Checkpoint.from_directory(folder), delete_local_checkpoint_after_upload=True
         )
@@ -152,45 +168,32 @@ def seg_train_loop(loop_config: dict) -> None:
         result.write(Path(loop_config["out"]))
 
 
-def build_seg_datasets(
-    cohort: Path, task_name: str, subset: str, config: Config, seed: int, pseudo_labelled: Sequence[PseudoLabelled] = ()
-) -> tuple[SliceSet, SliceSet]:
+def build_seg_datasets(run: SegRun, config: Config) -> tuple[SliceSet, SliceSet]:
     """(train, validation) slice sets: the labelled subset split by subject, plus pseudo-labelled subjects for training."""
-    task = get_task(task_name)
-    manifest = read_manifest(cohort)
-    chosen = select_subset(labelled_records(manifest.records, task), subset, seed)
-    train_records, val_records = split_validation(chosen, config.seg.validation_fraction, seed)
+    task = get_task(run.task)
+    manifest = read_manifest(run.cohort)
+    chosen = select_subset(labelled_records(manifest.records, task), run.subset, run.seed)
+    train_records, val_records = split_validation(chosen, config.seg.validation_fraction, run.seed)
     crop_size = config.seg.crop_size[task.name]
-    train_set = build_training_set(cohort, train_records, task, crop_size, pseudo_labelled)
+    train_set = build_training_set(run.cohort, train_records, task, crop_size, run.pseudo_labelled)
     if len(train_set) == 0:
         raise ValueError(
-            f"{cohort}: no {task.name} training slices for subset {subset!r} (labelled subjects: {len(chosen)})"
+            f"{run.cohort}: no {task.name} training slices for subset {run.subset!r} (labelled subjects: {len(chosen)})"
         )
-    return train_set, build_training_set(cohort, val_records, task, crop_size)
+    return train_set, build_training_set(run.cohort, val_records, task, crop_size)
 
 
 def make_seg_trainer(
-    cohort: Path,
-    task_name: str,
-    subset: str,
-    out: Path,
-    config: Config,
-    seed: int,
-    workers: int,
-    use_gpu: bool,
-    pseudo_labelled: Sequence[PseudoLabelled] = (),
-    run_name: str | None = None,
-    snapshot_steps: Iterable[int] = (),
-    callbacks: Sequence = (),
+    run: SegRun, config: Config, *, workers: int, use_gpu: bool, callbacks: Sequence = ()
 ) -> TorchTrainer:
     """A TorchTrainer for one segmentation run; `workers=0` runs in this process (unit tests)."""
-    train_set, val_set = build_seg_datasets(cohort, task_name, subset, config, seed, pseudo_labelled)
-    out = Path(out).resolve()
+    train_set, val_set = build_seg_datasets(run, config)
+    out = Path(run.out).resolve()
     loop_config = {
         "config_json": config.to_json(),
-        "task": task_name,
-        "seed": seed,
-        "snapshot_steps": sorted(snapshot_steps),
+        "task": run.task,
+        "seed": run.seed,
+        "snapshot_steps": sorted(run.snapshot_steps),
         "training_set": train_set.summary(),
         "out": str(out),
     }
@@ -206,7 +209,7 @@ def make_seg_trainer(
         },
         dataset_config=DataConfig(datasets_to_split=["train"]),
         run_config=RunConfig(
-            name=run_name or default_run_name(task_name, subset, seed),
+            name=run.run_name,
             storage_path=str(out / STORAGE_DIR),
             checkpoint_config=CheckpointConfig(num_to_keep=config.seg.checkpoints_to_keep),
             failure_config=FailureConfig(max_failures=config.seg.max_failures),
@@ -215,21 +218,7 @@ def make_seg_trainer(
     )
 
 
-def train_segmenter_on_ray(
-    cohort: Path,
-    task_name: str,
-    subset: str,
-    out: Path,
-    config: Config,
-    seed: int,
-    workers: int,
-    use_gpu: bool,
-    pseudo_labelled: Sequence[PseudoLabelled] = (),
-    run_name: str | None = None,
-    snapshot_steps: Iterable[int] = (),
-) -> Path:
+def train_segmenter_on_ray(run: SegRun, config: Config, *, workers: int, use_gpu: bool) -> Path:
     """Train (or continue an interrupted run of the same name) and return OUT/model.pt."""
-    make_seg_trainer(
-        cohort, task_name, subset, out, config, seed, workers, use_gpu, pseudo_labelled, run_name, snapshot_steps
-    ).fit()
-    return Path(out).resolve() / "model.pt"
+    make_seg_trainer(run, config, workers=workers, use_gpu=use_gpu).fit()
+    return Path(run.out).resolve() / "model.pt"

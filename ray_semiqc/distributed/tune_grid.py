@@ -1,6 +1,6 @@
 """The scenario × task × seed grid of segmentation runs as Ray Tune trials.
 
-Train V2 pattern: a Tune *function* trainable builds room B's TorchTrainer for its trial and
+Train V2 pattern: a Tune *function* trainable builds the segmentation TorchTrainer for its trial and
 calls `.fit()`, with `TuneReportCallback` relaying each validation to Tune. A trial holds no
 CPU itself (it only drives its Ray Train run), so `max_concurrent_trials` and the cluster's
 free CPUs/GPUs decide how many runs train at once: one after another on a small laptop, the
@@ -18,7 +18,8 @@ from ray.tune.integration.ray_train import TuneReportCallback
 
 from ray_semiqc.cohort.manifest import read_manifest
 from ray_semiqc.config import Config
-from ray_semiqc.distributed.train_seg import make_seg_trainer
+from ray_semiqc.distributed.train_seg import SegRun, make_seg_trainer
+from ray_semiqc.run_layout import seed_name
 from ray_semiqc.seg.dataset import PseudoLabelled
 
 
@@ -37,31 +38,33 @@ class SegTrial:
 
     @property
     def run_name(self) -> str:
-        return f"seg_{self.task}_{self.scenario}_seed{self.seed}"
+        return f"seg_{self.task}_{self.scenario}_{seed_name(self.seed)}"
 
 
 def seg_trial(trial_config: dict) -> None:
-    """Tune function trainable: one Ray Train run (room B's trainer) reporting through Tune."""
+    """Tune function trainable: one Ray Train run reporting through Tune."""
     trial = SegTrial(**trial_config["trial"])
     config = Config.from_json(trial_config["config_json"])
     cohort = Path(trial_config["cohort"])
     records = read_manifest(cohort).by_id()
-    pseudo_labelled = [PseudoLabelled(records[subject_id], Path(path)) for subject_id, path in trial.pseudo_labelled]
-    trainer = make_seg_trainer(
-        cohort,
-        trial.task,
-        trial.subset,
-        Path(trial.out),
-        config,
-        trial.seed,
-        config.experiment.train_workers,
-        config.experiment.train_use_gpu,
-        pseudo_labelled=pseudo_labelled,
-        run_name=trial.run_name,
+    run = SegRun(
+        cohort=cohort,
+        task=trial.task,
+        subset=trial.subset,
+        out=Path(trial.out),
+        seed=trial.seed,
+        pseudo_labelled=tuple(PseudoLabelled(records[sid], Path(path)) for sid, path in trial.pseudo_labelled),
         snapshot_steps=trial.snapshot_steps,
-        callbacks=[TuneReportCallback()],
+        name=trial.run_name,
     )
-    trainer.fit()
+    experiment = config.experiment
+    make_seg_trainer(
+        run,
+        config,
+        workers=experiment.train_workers,
+        use_gpu=experiment.train_use_gpu,
+        callbacks=[TuneReportCallback()],
+    ).fit()
 
 
 def trial_resources(config: Config) -> dict[str, float]:

@@ -19,7 +19,7 @@ from ray_semiqc.cohort.manifest import SubjectRecord
 from ray_semiqc.cohort.subject import load_subject
 from ray_semiqc.evaluate.agreement import manual_column
 from ray_semiqc.evaluate.dice import subject_dice_pct
-from ray_semiqc.measures import task_curves, task_metric_names, task_metrics
+from ray_semiqc.measures import task_curves, task_metrics
 from ray_semiqc.seg.predict import segment_subject
 from ray_semiqc.tasks import Task
 
@@ -68,7 +68,7 @@ def evaluate_subject(
     pressure = record.central_pulse_pressure_mmhg
     predicted_metrics = task_metrics(task, predicted_curves, record.ed_frame, pressure)
     manual_metrics = task_metrics(task, truth_curves, record.ed_frame, pressure)
-    for metric in task_metric_names(task):
+    for metric in task.metric_names:
         row[metric] = float(predicted_metrics[metric])
         row[manual_column(metric)] = float(manual_metrics[metric])
     mid_slice = subject.image.shape[2] // 2

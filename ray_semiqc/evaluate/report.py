@@ -15,6 +15,7 @@ import pandas as pd
 
 from ray_semiqc.evaluate.seed_tables import SCENARIO_TITLES, SEED_TABLE1, SEED_TABLE2, SEED_TABLE3
 from ray_semiqc.evaluate.statistics import significance_mark
+from ray_semiqc.files import write_text
 
 _STYLE = """
 body { font-family: sans-serif; max-width: 70em; margin: 2em auto; color: #222; }
@@ -80,7 +81,7 @@ def _section(title: str, body: str, note: str = "") -> str:
 def _qc_cross_validation_section(tables: dict[str, pd.DataFrame]) -> str:
     title = "QC method, cross-validated by subject (every qc_train subject tested once)"
     if "qc_cross_validation" not in tables:
-        missing = "Not made by this run (experiment.cross_validate_qc off, or a run from before the option): "
+        missing = "Not made by this run (experiment.cross_validate_qc is off): "
         return _section(title, "", missing + "`semiqc qc assess` makes it from the run's QC set.")
     return _section(
         title,
@@ -153,9 +154,4 @@ def write_report(path: Path, content: ReportContent) -> Path:
         f"<style>{_STYLE}</style></head><body><h1>semiQCSeg experiment — preset {html.escape(content.preset)}</h1>"
         f"<ul>{notes}</ul>{''.join(sections)}</body></html>"
     )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(document, encoding="utf-8")
-    partial.replace(path)
-    return path
+    return write_text(path, document)

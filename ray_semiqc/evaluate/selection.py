@@ -35,6 +35,7 @@ def select_augmentation(
     ranking: pa.Table,
     segmented_ids: list[str],
     groups: dict[str, str],
+    *,
     task: str,
     seed: int,
     k: int,

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from ray_semiqc.files import atomic_write
 from ray_semiqc.models.registry import build_from_arguments
+from ray_semiqc.run_layout import seed_name
 
 FORMAT = "ray_semiqc.segmenter/1"
 
@@ -48,14 +49,11 @@ def unwrap(model: nn.Module) -> nn.Module:
 
 
 def save_checkpoint(path: Path, model: nn.Module, meta: CheckpointMeta) -> Path:
-    """Write atomically (temp file, then rename): a crash never leaves half a checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically: a crash never leaves half a checkpoint."""
     state = {k: v.detach().cpu() for k, v in unwrap(model).state_dict().items()}
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    torch.save({"format": FORMAT, "meta": dataclasses.asdict(meta), "model_state": state}, partial)
-    os.replace(partial, path)
-    return path
+    with atomic_write(path) as partial:
+        torch.save({"format": FORMAT, "meta": dataclasses.asdict(meta), "model_state": state}, partial)
+    return Path(path)
 
 
 def weights_digest(model: nn.Module) -> str:
@@ -71,7 +69,7 @@ def weights_digest(model: nn.Module) -> str:
 def model_version(model: nn.Module, meta: CheckpointMeta) -> str:
     """How a segmentation model is named in tables and audit trails: network/task/preset/seed/step/
     weights digest — the digest tells apart two models that stopped at one step (half and full data)."""
-    return f"{meta.network}/{meta.task}/{meta.preset}/seed{meta.seed}/step{meta.step}/{weights_digest(model)}"
+    return f"{meta.network}/{meta.task}/{meta.preset}/{seed_name(meta.seed)}/step{meta.step}/{weights_digest(model)}"
 
 
 def load_checkpoint(

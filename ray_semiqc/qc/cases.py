@@ -28,7 +28,7 @@ from ray_semiqc.measures import task_curves, task_metrics
 from ray_semiqc.models.checkpoint import CheckpointMeta
 from ray_semiqc.qc.curves_table import CURVES_SCHEMA, STATUS_OK, curves_row
 from ray_semiqc.qc.failures import inject_failure
-from ray_semiqc.qc.features import curve_features
+from ray_semiqc.qc.features import unscorable_reason
 from ray_semiqc.qc.reviewer import review_case
 from ray_semiqc.seg.predict import segment_subject
 from ray_semiqc.tasks import Task
@@ -83,7 +83,14 @@ def make_qc_cases(
         verdict = review_case(task, predicted, truth, subject.spacing_mm, record.ed_frame, qc, rng)
         curves = task_curves(task, predicted, subject.spacing_mm)
         metrics = task_metrics(task, curves, record.ed_frame, record.central_pulse_pressure_mmhg)
-        row = curves_row(record.subject_id, task, version, curves, metrics, qc_error=_unscorable(task, curves, qc))
+        row = curves_row(
+            record.subject_id,
+            task,
+            version,
+            curves,
+            metrics,
+            qc_error=unscorable_reason(task, curves, qc.resample_length, qc.curve_reference_scale),
+        )
         review.update(
             erroneous=verdict.erroneous,
             clinically_erroneous=verdict.clinically_erroneous,
@@ -104,14 +111,6 @@ def case_source(case: dict) -> str:
 _NO_REVIEW = {
     name: None for name in ("failure", "erroneous", "clinically_erroneous", "review", "min_frame_dice", "mean_dice")
 }
-
-
-def _unscorable(task: Task, curves: dict[str, np.ndarray], qc: QCConfig) -> str | None:
-    try:
-        curve_features(task, curves, qc.resample_length, qc.curve_reference_scale)
-    except ValueError as err:
-        return str(err)
-    return None
 
 
 def summarise_qc_set(rows: list[dict]) -> dict:

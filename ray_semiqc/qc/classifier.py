@@ -1,14 +1,16 @@
 """`QCClassifier`: P(erroneous segmentation) from a case's cardiac-cycle curves, scikit-learn style.
 
-`__init__` stores parameters; `fit` learns (state ends in `_`) and returns self;
+`__init__` stores parameters (their names are its signature, `get_params`; their defaults come
+from `QCConfig` through `from_config` only); `fit` learns (state ends in `_`) and returns self;
 `predict_proba(curves)[:, 1]` is P(erroneous); `calibrate` fixes the operating threshold on
-calibration cases; `assess` judges that threshold on test cases neither step saw (what
-`results_row` and `results_by_source` report); `save`/`load` write one self-describing file that names its task,
-so a model of the other task is refused.
+calibration cases. How well it does on test cases is not its state: `qc.assessment.assess`
+returns that as a value. `save`/`load` write one self-describing file that names its task, so
+a model of the other task is refused.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -18,35 +20,15 @@ import torch
 from torch import nn
 
 from ray_semiqc.config import QCConfig
+from ray_semiqc.files import atomic_write
 from ray_semiqc.models.checkpoint import weights_digest
 from ray_semiqc.models.qc_lstm import QCLSTM
 from ray_semiqc.qc.features import stack_features
-from ray_semiqc.qc.threshold import (
-    OperatingPoint,
-    choose_operating_point,
-    operating_point_at,
-    sensitivity_interval,
-    specificity_at_sensitivity,
-    tally_by_source,
-)
+from ray_semiqc.qc.threshold import OperatingPoint, choose_operating_point
 from ray_semiqc.tasks import get_task
 
 MODEL_KIND = "qc_lstm"
 _FEATURE_SD_FLOOR = 0.1  # features are O(1): curve / its peak, and log(peak / reference)
-_PARAMETERS = (
-    "task",
-    "resample_length",
-    "dense_units",
-    "lstm_hidden",
-    "lstm_layers",
-    "epochs",
-    "batch_size",
-    "learning_rate",
-    "gradient_clip_norm",
-    "error_class_weight",
-    "reference_scale",
-    "seed",
-)
 
 
 def train_epoch(
@@ -72,16 +54,17 @@ class QCClassifier:
     def __init__(
         self,
         task: str,
-        resample_length: int = 32,
-        dense_units: int = 16,
-        lstm_hidden: int = 32,
-        lstm_layers: int = 3,
-        epochs: int = 60,
-        batch_size: int = 32,
-        learning_rate: float = 1e-2,
-        gradient_clip_norm: float = 1.0,
-        error_class_weight: float = 3.0,
-        reference_scale: dict[str, float] | None = None,
+        *,
+        resample_length: int,
+        dense_units: int,
+        lstm_hidden: int,
+        lstm_layers: int,
+        epochs: int,
+        batch_size: int,
+        learning_rate: float,
+        gradient_clip_norm: float,
+        error_class_weight: float,
+        curve_reference_scale: dict[str, float],
         seed: int = 0,
         device: str = "cpu",
     ):
@@ -95,32 +78,27 @@ class QCClassifier:
         self.learning_rate = learning_rate
         self.gradient_clip_norm = gradient_clip_norm
         self.error_class_weight = error_class_weight
-        self.reference_scale = reference_scale
+        self.curve_reference_scale = curve_reference_scale
         self.seed = seed
         self.device = device
 
     @classmethod
+    def parameter_names(cls) -> tuple[str, ...]:
+        """What a model is built from (scikit-learn's rule: `__init__`'s arguments); `device` is where it runs."""
+        names = inspect.signature(cls.__init__).parameters
+        return tuple(name for name in names if name not in ("self", "device"))
+
+    def get_params(self) -> dict:
+        return {name: getattr(self, name) for name in self.parameter_names()}
+
+    @classmethod
     def from_config(cls, task: str, qc: QCConfig, seed: int = 0, device: str = "cpu") -> QCClassifier:
-        return cls(
-            task=task,
-            resample_length=qc.resample_length,
-            dense_units=qc.dense_units,
-            lstm_hidden=qc.lstm_hidden,
-            lstm_layers=qc.lstm_layers,
-            epochs=qc.epochs,
-            batch_size=qc.batch_size,
-            learning_rate=qc.learning_rate,
-            gradient_clip_norm=qc.gradient_clip_norm,
-            error_class_weight=qc.error_class_weight,
-            reference_scale=dict(qc.curve_reference_scale),
-            seed=seed,
-            device=device,
-        )
+        hyperparameters = {name: getattr(qc, name) for name in cls.parameter_names() if name not in ("task", "seed")}
+        return cls(task, **hyperparameters, seed=seed, device=device)
 
     def features(self, curves: Sequence[dict[str, np.ndarray]]) -> np.ndarray:
         task = get_task(self.task)
-        scale = self.reference_scale or {name: 1.0 for name in task.curve_names}
-        return stack_features(task, curves, self.resample_length, scale)
+        return stack_features(task, curves, self.resample_length, self.curve_reference_scale)
 
     def build_network(self) -> QCLSTM:
         """A freshly initialised network, seeded without touching the caller's global RNG."""
@@ -172,7 +150,6 @@ class QCClassifier:
         self.n_train_ = len(labels)
         self.n_train_erroneous_ = n_erroneous
         self.operating_point_ = None
-        self.test_point_ = None
         return self
 
     def predict_proba(self, curves: Sequence[dict[str, np.ndarray]]) -> np.ndarray:
@@ -187,60 +164,12 @@ class QCClassifier:
     def calibrate(self, curves, erroneous, sensitivity_weight: float) -> QCClassifier:
         """Choose the operating threshold by weighted Youden on calibration cases (not the training ones)."""
         self.operating_point_ = choose_operating_point(erroneous, self.predict_proba(curves)[:, 1], sensitivity_weight)
-        self.test_point_ = None
-        return self
-
-    def assess(self, curves, erroneous, sources: Sequence[str] | None = None) -> QCClassifier:
-        """Sensitivity, specificity and AUC at the calibrated threshold on test cases (kept for the ROC
-        figure). `sources` names where each case came from (the model, or an injected failure), so the
-        assessment can be broken down by it (`results_by_source`)."""
-        self._check_calibrated()
-        self.test_erroneous_ = np.asarray(erroneous, dtype=bool)
-        self.test_p_erroneous_ = self.predict_proba(curves)[:, 1]
-        if sources is not None and len(sources) != len(self.test_erroneous_):
-            raise ValueError(f"{len(self.test_erroneous_)} test cases but {len(sources)} sources")
-        self.test_sources_ = list(sources) if sources is not None else None
-        point = self.operating_point_
-        self.test_point_ = operating_point_at(
-            self.test_erroneous_, self.test_p_erroneous_, point.threshold, point.sensitivity_weight
-        )
         return self
 
     def predict(self, curves) -> np.ndarray:
         """True where a case is called erroneous at the calibrated threshold."""
         self._check_calibrated()
         return self.predict_proba(curves)[:, 1] >= self.operating_point_.threshold
-
-    def results_row(self, target_sensitivity: float) -> dict:
-        """The `results/qc.csv` row, from the test cases: sensitivity (with its Wilson 95% interval),
-        specificity, AUC and threshold at the calibrated point, and the specificity the test ROC
-        allows at `target_sensitivity` (read off, not an operating point)."""
-        point = self._checked_test_point()
-        low, high = sensitivity_interval(point)
-        return {
-            "task": self.task,
-            "sensitivity": point.sensitivity,
-            "sensitivity_ci95_low": low,
-            "sensitivity_ci95_high": high,
-            "specificity": point.specificity,
-            "auc": point.auc,
-            "threshold": point.threshold,
-            "n": point.n,
-            "n_erroneous": point.n_erroneous,
-            "target_sensitivity": target_sensitivity,
-            "specificity_at_target": specificity_at_sensitivity(
-                self.test_erroneous_, self.test_p_erroneous_, target_sensitivity
-            ),
-        }
-
-    def results_by_source(self) -> list[dict]:
-        """Per source of test case: erroneous cases caught and good cases passed at the calibrated
-        threshold (which failures QC sees, and which it misses); empty when assessed without sources."""
-        point = self._checked_test_point()
-        if self.test_sources_ is None:
-            return []
-        called = self.test_p_erroneous_ >= point.threshold
-        return [{"task": self.task, **row} for row in tally_by_source(self.test_erroneous_, called, self.test_sources_)]
 
     @property
     def version_(self) -> str:
@@ -250,13 +179,10 @@ class QCClassifier:
 
     def save(self, path: Path) -> Path:
         self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         point = getattr(self, "operating_point_", None)
-        tested = getattr(self, "test_point_", None)
         state = {
             "kind": MODEL_KIND,
-            "parameters": {name: getattr(self, name) for name in _PARAMETERS},
+            "parameters": self.get_params(),
             "network": {k: v.detach().cpu() for k, v in self.network_.state_dict().items()},
             "feature_mean": self.feature_mean_.tolist(),
             "feature_std": self.feature_std_.tolist(),
@@ -264,15 +190,10 @@ class QCClassifier:
             "n_train": self.n_train_,
             "n_train_erroneous": self.n_train_erroneous_,
             "operating_point": point.as_dict() if point else None,
-            "test_point": tested.as_dict() if tested else None,
-            "test_erroneous": self.test_erroneous_.tolist() if tested else None,
-            "test_p_erroneous": self.test_p_erroneous_.tolist() if tested else None,
-            "test_sources": self.test_sources_ if tested else None,
         }
-        partial = path.with_name(f".{path.name}.partial")
-        torch.save(state, partial)
-        partial.replace(path)
-        return path
+        with atomic_write(path) as partial:
+            torch.save(state, partial)
+        return Path(path)
 
     @classmethod
     def load(cls, path: Path, expect_task: str | None = None, device: str = "cpu") -> QCClassifier:
@@ -286,10 +207,12 @@ class QCClassifier:
             raise ValueError(f"{path}: unreadable QC model ({type(err).__name__}: {err})") from None
         if not isinstance(state, dict) or state.get("kind") != MODEL_KIND:
             raise ValueError(f"{path}: not a QC model (expected kind {MODEL_KIND!r})")
-        task = state["parameters"]["task"]
-        if expect_task is not None and task != expect_task:
-            raise ValueError(f"{path}: QC model is for task {task!r}, not {expect_task!r}")
-        classifier = cls(**state["parameters"], device=device)
+        parameters = dict(state["parameters"])
+        if expect_task is not None and parameters["task"] != expect_task:
+            raise ValueError(f"{path}: QC model is for task {parameters['task']!r}, not {expect_task!r}")
+        if set(parameters) != set(cls.parameter_names()):
+            raise ValueError(f"{path}: QC model parameters {sorted(parameters)} are not this version's")
+        classifier = cls(parameters.pop("task"), **parameters, device=device)
         classifier.network_ = classifier.build_network().to(device)
         classifier.network_.load_state_dict(state["network"])
         classifier.feature_mean_ = np.asarray(state["feature_mean"], dtype=np.float32)
@@ -297,15 +220,8 @@ class QCClassifier:
         classifier.training_loss_ = list(state["training_loss"])
         classifier.n_train_ = state["n_train"]
         classifier.n_train_erroneous_ = state["n_train_erroneous"]
-        point, tested = state["operating_point"], state["test_point"]
+        point = state["operating_point"]
         classifier.operating_point_ = OperatingPoint(**point) if point else None
-        classifier.test_point_ = OperatingPoint(**tested) if tested else None
-        if tested:
-            classifier.test_erroneous_ = np.asarray(state["test_erroneous"], dtype=bool)
-            classifier.test_p_erroneous_ = np.asarray(state["test_p_erroneous"], dtype=np.float64)
-            classifier.test_sources_ = state.get(
-                "test_sources"
-            )  # absent from files saved before the breakdown by source
         return classifier
 
     def _standardised(self, features: np.ndarray) -> np.ndarray:
@@ -314,11 +230,6 @@ class QCClassifier:
     def _check_calibrated(self) -> None:
         if getattr(self, "operating_point_", None) is None:
             raise ValueError("QC classifier has no operating threshold; call calibrate() on calibration cases first")
-
-    def _checked_test_point(self) -> OperatingPoint:
-        if getattr(self, "test_point_", None) is None:
-            raise ValueError("QC classifier is not assessed; call calibrate() and then assess() on test cases")
-        return self.test_point_
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "network_"):

@@ -7,6 +7,7 @@ or measurement failed is a row with status 'error' and the reason, never a missi
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 
@@ -14,13 +15,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ray_semiqc.measures import CURVE_CLASS, METRIC_NAMES, Metrics
-from ray_semiqc.tasks import Task, get_task
+from ray_semiqc.files import atomic_write
+from ray_semiqc.measures import CURVE_CLASS, Metrics
+from ray_semiqc.tasks import TASKS, Task, get_task
 
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
 CURVE_COLUMNS = tuple(CURVE_CLASS)
-METRIC_COLUMNS = tuple(name for names in METRIC_NAMES.values() for name in names)
+METRIC_COLUMNS = tuple(name for task in TASKS.values() for name in task.metric_names)
 
 CURVES_SCHEMA = pa.schema(
     [
@@ -34,6 +36,7 @@ CURVES_SCHEMA = pa.schema(
         pa.field("model", pa.string()),  # network/task/subset/step of the model that segmented
         pa.field("qc_probability_good", pa.float64()),  # null until a QC model has scored the row
         pa.field("qc_error", pa.string()),  # why an 'ok' row could not be scored (e.g. an all-zero curve)
+        pa.field("qc_model", pa.string()),  # the QC model that scored the row (`QCClassifier.version_`)
     ]
 )
 
@@ -45,20 +48,13 @@ def curves_row(
     curves: dict[str, np.ndarray] | None = None,
     metrics: Metrics | dict[str, float] | None = None,
     error: str | None = None,
-    qc_probability_good: float | None = None,
     qc_error: str | None = None,
 ) -> dict:
     """One row of curves.parquet: give `curves` and `metrics`, or `error` (then the rest are null)."""
     if (error is None) == (curves is None):
         raise ValueError(f"subject {subject_id}: a curves row has either curves or an error, not both or neither")
     row = {name: None for name in CURVES_SCHEMA.names}
-    row.update(
-        subject_id=str(subject_id),
-        task=task.name,
-        model=model,
-        qc_probability_good=qc_probability_good,
-        qc_error=qc_error,
-    )
+    row.update(subject_id=str(subject_id), task=task.name, model=model, qc_error=qc_error)
     if error is not None:
         row.update(status=STATUS_ERROR, error=str(error))
         return row
@@ -68,7 +64,7 @@ def curves_row(
     row["status"] = STATUS_OK
     for name in task.curve_names:
         row[name] = [float(v) for v in np.asarray(curves[name], dtype=np.float64)]
-    for name in METRIC_NAMES[task.name]:
+    for name in task.metric_names:
         row[name] = float(metrics[name]) if metrics is not None and name in metrics else math.nan
     notes = getattr(metrics, "notes", {})
     row["metric_notes"] = "; ".join(f"{name}: {reason}" for name, reason in sorted(notes.items())) or None
@@ -76,14 +72,45 @@ def curves_row(
 
 
 def write_curves_table(path: Path, rows: list[dict]) -> Path:
-    """Write rows made by `curves_row` atomically (temp file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pylist(list(rows), schema=CURVES_SCHEMA)
-    partial = path.with_name(f".{path.name}.partial")
-    pq.write_table(table, partial)
-    partial.replace(path)
+    """Write rows made by `curves_row` atomically."""
+    with atomic_write(path) as partial:
+        pq.write_table(pa.Table.from_pylist(list(rows), schema=CURVES_SCHEMA), partial)
+    return Path(path)
+
+
+def write_part(rows: pa.Table, parts_dir: Path) -> Path:
+    """One group of curves rows as `parts_dir/part-<digest of its subject ids>.parquet`, atomically:
+    a reader sees all of it or none; a re-run skips the subjects it holds."""
+    digest = hashlib.sha1("\n".join(rows.column("subject_id").to_pylist()).encode()).hexdigest()[:20]
+    path = Path(parts_dir) / f"part-{digest}.parquet"
+    with atomic_write(path) as partial:
+        pq.write_table(rows.select(CURVES_SCHEMA.names).cast(CURVES_SCHEMA), partial)
     return path
+
+
+def subjects_in_parts(parts_dir: Path) -> set[str]:
+    """Subject ids that already have a row ('ok' or 'error') in a finished part file."""
+    done: set[str] = set()
+    for part in sorted(Path(parts_dir).glob("part-*.parquet")):
+        done.update(pq.read_table(part, columns=["subject_id"]).column("subject_id").to_pylist())
+    return done
+
+
+def consolidate_parts(parts_dir: Path, subject_ids: list[str], path: Path) -> pa.Table:
+    """Every part file → one curves table at `path`: one row per subject of `subject_ids`, in that order.
+
+    A subject with no row in any part is an error naming how many were lost (a re-run resumes them).
+    """
+    wanted = set(subject_ids)
+    rows: dict[str, dict] = {}
+    for part in sorted(Path(parts_dir).glob("part-*.parquet")):
+        for row in read_curves_table(part).to_pylist():
+            if row["subject_id"] in wanted:
+                rows.setdefault(row["subject_id"], row)
+    missing = [s for s in subject_ids if s not in rows]
+    if missing:
+        raise RuntimeError(f"inference lost {len(missing)} subject(s), e.g. {missing[:5]}; re-run to resume them")
+    return read_curves_table(write_curves_table(path, [rows[s] for s in subject_ids]))
 
 
 def read_curves_table(path: Path) -> pa.Table:

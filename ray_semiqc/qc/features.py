@@ -46,6 +46,17 @@ def curve_features(
     return np.stack(channels, axis=1).astype(np.float32)
 
 
+def unscorable_reason(
+    task: Task, curves: dict[str, np.ndarray], length: int, reference_scale: dict[str, float]
+) -> str | None:
+    """Why QC cannot score these curves (the one rule: `curve_features` refuses them), or None."""
+    try:
+        curve_features(task, curves, length, reference_scale)
+    except ValueError as err:
+        return str(err)
+    return None
+
+
 def stack_features(
     task: Task, cases: Sequence[dict[str, np.ndarray]], length: int, reference_scale: dict[str, float]
 ) -> np.ndarray:

@@ -6,13 +6,11 @@ or global state is touched: `savefig` renders with Agg, on headless workers too.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
 
-from ray_semiqc.qc.classifier import QCClassifier
+from ray_semiqc.qc.assessment import QCAssessment
 from ray_semiqc.tasks import Task
 
 CURVE_TITLES = {
@@ -23,15 +21,14 @@ CURVE_TITLES = {
 }
 
 
-def plot_subject_curves(
+def subject_curves_figure(
     task: Task,
     curves: dict[str, np.ndarray],
-    path: Path,
     subject_id: str,
     qc_probability_good: float | None = None,
     threshold_p_erroneous: float | None = None,
     truth_curves: dict[str, np.ndarray] | None = None,
-) -> Path:
+) -> Figure:
     """One panel per curve over the cycle (truth dashed when given); the title carries the QC verdict."""
     names = task.curve_names
     figure = Figure(figsize=(3.6 * len(names), 3.0))
@@ -50,7 +47,7 @@ def plot_subject_curves(
     figure.suptitle(
         f"{task.name.upper()} {subject_id}: {_verdict(qc_probability_good, threshold_p_erroneous)}", fontsize=11
     )
-    return _save(figure, path)
+    return figure
 
 
 def _verdict(qc_probability_good: float | None, threshold_p_erroneous: float | None) -> str:
@@ -63,12 +60,10 @@ def _verdict(qc_probability_good: float | None, threshold_p_erroneous: float | N
     return f"{text} → QC: {called}"
 
 
-def plot_qc_roc(classifier: QCClassifier, path: Path) -> Path:
-    """ROC of an assessed classifier on its test cases, with the threshold chosen on calibration cases."""
-    point = getattr(classifier, "test_point_", None)
-    if point is None:
-        raise ValueError("the QC classifier is not assessed: it has no test ROC to draw")
-    false_positive_rate, true_positive_rate, _ = roc_curve(classifier.test_erroneous_, classifier.test_p_erroneous_)
+def qc_roc_figure(assessment: QCAssessment) -> Figure:
+    """ROC of a classifier on its test cases, with the operating point of the threshold chosen on calibration cases."""
+    point = assessment.point
+    false_positive_rate, true_positive_rate, _ = roc_curve(assessment.erroneous, assessment.p_erroneous)
     figure = Figure(figsize=(4.2, 4.0))
     axis = figure.subplots()
     axis.plot(false_positive_rate, true_positive_rate, color="tab:blue", label=f"AUC = {point.auc:.3f}")
@@ -83,7 +78,7 @@ def plot_qc_roc(classifier: QCClassifier, path: Path) -> Path:
     axis.set_xlabel("1 − specificity (good cases flagged)")
     axis.set_ylabel("sensitivity (erroneous cases caught)")
     axis.set_title(
-        f"{classifier.task.upper()} QC, test n = {point.n} ({point.n_erroneous} erroneous)\n"
+        f"{assessment.task.upper()} QC, test n = {point.n} ({point.n_erroneous} erroneous)\n"
         f"threshold from calibration cases, J_w (w = {point.sensitivity_weight:g})",
         fontsize=10,
     )
@@ -91,12 +86,4 @@ def plot_qc_roc(classifier: QCClassifier, path: Path) -> Path:
     axis.set_ylim(0, 1.02)
     axis.legend(loc="lower right", fontsize=8)
     axis.grid(alpha=0.3)
-    return _save(figure, path)
-
-
-def _save(figure: Figure, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    return path
+    return figure

@@ -1,9 +1,12 @@
-"""Rank segmented cases by their probability of being accurate, and pick the best in class.
+"""Score segmented cases with a QC model, rank them by their probability of being accurate, and
+pick the best in class.
 
-The ranking table is the audit trail of a selection: every case of the curves table, its
-QC probability, its rank (1 = most likely accurate) and the versions of the segmentation
-and QC models that produced them. Cases that cannot be scored (a failed segmentation, an
-all-zero curve) stay in the table, unranked, with the reason.
+`score_rows` is the one place curves are scored: cohort inference stores its scores in
+curves.parquet, and the ranking reads those stored scores, never a second scoring. The ranking
+table is the audit trail of a selection: every case of the curves table, its QC probability,
+its rank (1 = most likely accurate) and the versions of the segmentation and QC models that
+produced them. Cases that cannot be scored (a failed segmentation, an all-zero curve) stay in
+the table, unranked, with the reason.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import pyarrow as pa
 
 from ray_semiqc.qc.classifier import QCClassifier
 from ray_semiqc.qc.curves_table import STATUS_OK, row_curves
+from ray_semiqc.qc.features import unscorable_reason
+from ray_semiqc.tasks import get_task
 
 RANKING_SCHEMA = pa.schema(
     [
@@ -27,8 +32,11 @@ RANKING_SCHEMA = pa.schema(
 
 
 def score_rows(rows: list[dict], classifier: QCClassifier) -> list[dict]:
-    """Copies of curves rows with `qc_probability_good` (or `qc_error`, saying why not) filled in."""
-    scored = [dict(row, qc_probability_good=None, qc_error=None) for row in rows]
+    """Copies of curves rows scored by `classifier`: `qc_probability_good`, or `qc_error` saying why
+    not, and `qc_model` naming the classifier on every 'ok' row."""
+    task = get_task(classifier.task)
+    version = classifier.version_
+    scored = [dict(row, qc_probability_good=None, qc_error=None, qc_model=None) for row in rows]
     scorable, curves = [], []
     for row in scored:
         if row["status"] != STATUS_OK:
@@ -37,14 +45,12 @@ def score_rows(rows: list[dict], classifier: QCClassifier) -> list[dict]:
             raise ValueError(
                 f"subject {row['subject_id']}: a {row['task']} row cannot be scored by a {classifier.task} QC model"
             )
-        try:
-            case = row_curves(row)
-            classifier.features([case])
-        except ValueError as err:
-            row["qc_error"] = str(err)
-            continue
-        scorable.append(row)
-        curves.append(case)
+        row["qc_model"] = version
+        case = row_curves(row)
+        row["qc_error"] = unscorable_reason(task, case, classifier.resample_length, classifier.curve_reference_scale)
+        if row["qc_error"] is None:
+            scorable.append(row)
+            curves.append(case)
     if curves:
         p_good = classifier.predict_proba(curves)[:, 0]
         for row, probability in zip(scorable, p_good):
@@ -52,29 +58,37 @@ def score_rows(rows: list[dict], classifier: QCClassifier) -> list[dict]:
     return scored
 
 
-def rank_cases(curves_table: pa.Table, qc_model: QCClassifier) -> pa.Table:
-    """Every case, most-likely-accurate first; unscorable cases last, unranked, with the reason."""
-    rows = score_rows(curves_table.to_pylist(), qc_model)
+def rank_cases(curves_table: pa.Table) -> pa.Table:
+    """Every case, most-likely-accurate first by its stored QC score; unscorable cases last,
+    unranked, with the reason. The rows must have been scored by one QC model (`score_rows`)."""
+    rows = curves_table.to_pylist()
+    ok = [row for row in rows if row["status"] == STATUS_OK]
+    unscored = [row["subject_id"] for row in ok if row["qc_model"] is None]
+    if unscored:
+        raise ValueError(
+            f"{len(unscored)} segmented case(s) were never scored by a QC model (e.g. {unscored[:3]}): "
+            "run the inference with a QC model, or `semiqc qc score`"
+        )
+    qc_models = {row["qc_model"] for row in ok}
+    if len(qc_models) > 1:
+        raise ValueError(f"the cases were scored by {len(qc_models)} QC models {sorted(qc_models)}; rank one at a time")
     ranked = sorted(
         (r for r in rows if r["qc_probability_good"] is not None),
         key=lambda r: (-r["qc_probability_good"], r["subject_id"]),
     )
-    unscored = sorted((r for r in rows if r["qc_probability_good"] is None), key=lambda r: r["subject_id"])
-    version = qc_model.version_
+    unranked = sorted((r for r in rows if r["qc_probability_good"] is None), key=lambda r: r["subject_id"])
     audit = []
-    for position, row in enumerate(ranked + unscored, start=1):
-        reason = (
-            None if row["qc_probability_good"] is not None else (row["qc_error"] or f"{row['status']}: {row['error']}")
-        )
+    for position, row in enumerate(ranked + unranked, start=1):
+        scored = row["qc_probability_good"] is not None
         audit.append(
             {
-                "rank": position if reason is None else None,
+                "rank": position if scored else None,
                 "subject_id": row["subject_id"],
                 "task": row["task"],
                 "qc_probability_good": row["qc_probability_good"],
                 "model": row["model"],
-                "qc_model": version,
-                "unscored_reason": reason,
+                "qc_model": row["qc_model"],
+                "unscored_reason": None if scored else (row["qc_error"] or f"{row['status']}: {row['error']}"),
             }
         )
     return pa.Table.from_pylist(audit, schema=RANKING_SCHEMA)

@@ -21,13 +21,6 @@ from ray_semiqc.config import QCConfig
 from ray_semiqc.measures import task_curves, task_metrics
 from ray_semiqc.tasks import Task
 
-# Metrics the reviewer checks by relative error, and those (percentages) by absolute points.
-RELATIVE_METRICS = {
-    "sax": ("lvedv_ml", "lvesv_ml", "rvedv_ml", "rvesv_ml"),
-    "aorta": ("aorta_max_area_mm2", "aorta_min_area_mm2"),
-}
-POINTS_METRICS = {"sax": ("lvef_pct", "rvef_pct"), "aorta": ()}
-
 
 @dataclass(frozen=True)
 class ReviewerVerdict:
@@ -66,13 +59,13 @@ def review_case(
     predicted = task_metrics(task, task_curves(task, predicted_4d, spacing_mm), ed_frame)
     true = task_metrics(task, task_curves(task, truth_4d, spacing_mm), ed_frame)
     reasons = []
-    for name in RELATIVE_METRICS[task.name]:
+    for name in task.size_metrics:
         relative_error = (
             abs(predicted[name] - true[name]) / true[name] if true[name] > 0 else np.inf * (predicted[name] > 0)
         )
         if relative_error > qc.volume_rel_error:
             reasons.append(f"{name} off by {100 * relative_error:.0f}%")
-    for name in POINTS_METRICS[task.name]:
+    for name in task.fraction_metrics:
         points = abs(predicted[name] - true[name])
         if not np.isfinite(points) or points > qc.ef_abs_error_points:
             reasons.append(f"{name} off by {points:.1f} points")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ray_semiqc.config import CRFConfig
 from ray_semiqc.seg.predict import predict_probabilities
 from ray_semiqc.seg.preprocess import prepare_slices, restore_labels
 from ray_semiqc.tasks import Task
@@ -22,27 +23,6 @@ from ray_semiqc.tasks import Task
 _KERNEL_RADIUS_SIGMAS = 2.0  # Gaussian kernels are cut at 2σ (weights < e^-2 beyond)
 _INTENSITY_BINS_PER_SIGMA = 1  # bilateral-grid bins spaced σ apart, the sampling Durand & Dorsey found sufficient
 _PROBABILITY_FLOOR = 1e-6  # keeps log(0) finite for classes the network rules out entirely
-
-
-@dataclass(frozen=True)
-class CRFParameters:
-    iterations: int
-    spatial_sigma_px: float
-    bilateral_sigma_px: float
-    bilateral_sigma_intensity: float  # in units of the normalised image
-    spatial_weight: float
-    bilateral_weight: float
-
-    @classmethod
-    def from_config(cls, experiment_config) -> CRFParameters:
-        return cls(
-            iterations=experiment_config.crf_iterations,
-            spatial_sigma_px=experiment_config.crf_spatial_sigma_px,
-            bilateral_sigma_px=experiment_config.crf_bilateral_sigma_px,
-            bilateral_sigma_intensity=experiment_config.crf_bilateral_sigma_intensity,
-            spatial_weight=experiment_config.crf_spatial_weight,
-            bilateral_weight=experiment_config.crf_bilateral_weight,
-        )
 
 
 def _radius(sigma_px: float) -> int:
@@ -100,33 +80,29 @@ class _BilateralGrid:
 
 
 @torch.no_grad()
-def refine_probabilities(probabilities: torch.Tensor, images: torch.Tensor, params: CRFParameters) -> torch.Tensor:
+def refine_probabilities(probabilities: torch.Tensor, images: torch.Tensor, crf: CRFConfig) -> torch.Tensor:
     """Mean-field posterior Q (N×C×H×W) of the dense CRF given softmax `probabilities` and images N×1×H×W."""
     if probabilities.ndim != 4 or images.shape != (probabilities.shape[0], 1, *probabilities.shape[2:]):
         raise ValueError(f"probabilities {tuple(probabilities.shape)} need images N×1×H×W, got {tuple(images.shape)}")
     probabilities, images = probabilities.float(), images.float()
     unary = torch.log(probabilities.clamp_min(_PROBABILITY_FLOOR))
-    grid = _BilateralGrid.build(images, params.bilateral_sigma_intensity)
+    grid = _BilateralGrid.build(images, crf.bilateral_sigma_intensity)
     q = probabilities
-    for _ in range(params.iterations):
-        message = params.spatial_weight * (_gaussian_blur(q, params.spatial_sigma_px) - q)
-        message += params.bilateral_weight * grid.message(q, params.bilateral_sigma_px)
+    for _ in range(crf.iterations):
+        message = crf.spatial_weight * (_gaussian_blur(q, crf.spatial_sigma_px) - q)
+        message += crf.bilateral_weight * grid.message(q, crf.bilateral_sigma_px)
         # Potts compatibility: a label gains the support its neighbours give it (the constant
         # Σ_l' message cancels in the softmax).
         q = torch.softmax(unary + message, dim=1)
     return q
 
 
-def refine_labels(
-    probabilities: np.ndarray, images: np.ndarray, params: CRFParameters, slices_per_pass: int
-) -> np.ndarray:
-    """CRF-refined labels N×H×W (uint8), computed `slices_per_pass` slices at a time to bound memory."""
+def refine_labels(probabilities: np.ndarray, images: np.ndarray, crf: CRFConfig) -> np.ndarray:
+    """CRF-refined labels N×H×W (uint8), computed `crf.slices_per_pass` slices at a time to bound memory."""
     labels = np.empty((probabilities.shape[0], *probabilities.shape[2:]), dtype=np.uint8)
-    for start in range(0, probabilities.shape[0], slices_per_pass):
-        stop = start + slices_per_pass
-        q = refine_probabilities(
-            torch.as_tensor(probabilities[start:stop]), torch.as_tensor(images[start:stop]), params
-        )
+    for start in range(0, probabilities.shape[0], crf.slices_per_pass):
+        stop = start + crf.slices_per_pass
+        q = refine_probabilities(torch.as_tensor(probabilities[start:stop]), torch.as_tensor(images[start:stop]), crf)
         labels[start:stop] = q.argmax(dim=1).numpy().astype(np.uint8)
     return labels
 
@@ -135,16 +111,13 @@ def crf_pseudo_label(
     model: torch.nn.Module,
     image_4d: np.ndarray,
     task: Task,
+    *,
     crop_size: int,
-    device: torch.device,
     batch_size: int,
-    params: CRFParameters,
-    slices_per_pass: int,
+    crf: CRFConfig,
+    device: str | torch.device = "cpu",
 ) -> np.ndarray:
     """A full-cycle pseudo-label X×Y×Z×T: the model's softmax, refined slice by slice by the dense CRF."""
     slices, layout = prepare_slices(image_4d, task, crop_size)
     probabilities = predict_probabilities(model, slices, device, batch_size)
-    probabilities = (
-        probabilities.cpu().numpy() if isinstance(probabilities, torch.Tensor) else np.asarray(probabilities)
-    )
-    return restore_labels(refine_labels(probabilities, slices, params, slices_per_pass), layout)
+    return restore_labels(refine_labels(probabilities, slices, crf), layout)

@@ -107,6 +107,36 @@ def validate(
     return {"validation_loss": sum(losses) / len(val_set), "validation_dice": dice if math.isfinite(dice) else math.nan}
 
 
+@dataclass
+class TrainState:
+    """Where a training run stands: everything it needs to continue exactly where it stopped
+    (the Ray layer checkpoints it after every validation)."""
+
+    step: int = 0
+    history: list[dict] = field(default_factory=list)  # one entry per validation
+    best_step: int = 0
+    best_dice: float = -math.inf
+    best_weights: dict | None = None
+    snapshots: dict[int, tuple[dict, float]] = field(default_factory=dict)  # step → (weights, validation Dice)
+    model_weights: dict | None = None
+    optimizer_state: dict | None = None
+    augment_rng_state: torch.Tensor | None = None
+    shuffle_rng_state: torch.Tensor | None = None
+
+
+def _training_batches(
+    train_set: SliceSet | Iterable[Batch], task: Task, batch_size: int, seed: int
+) -> tuple[Iterable[Batch], torch.Generator | None, dict | None]:
+    """(re-iterable batches, their shuffle generator when we shuffle them, the set's Table 1 counts)."""
+    if not isinstance(train_set, SliceSet):
+        return train_set, None, None
+    if len(train_set) == 0:
+        raise ValueError(f"task {task.name}: no training slices (the training set is empty after filtering)")
+    _check_labels(torch.from_numpy(train_set.labels), task)
+    generator = torch.Generator().manual_seed(seed)
+    return ShuffledSlices(train_set, batch_size, generator), generator, train_set.summary()
+
+
 def train_segmenter(
     config: Config,
     task: Task,
@@ -118,28 +148,21 @@ def train_segmenter(
     *,
     training_set_summary: dict | None = None,
     prepare_model: Callable[[nn.Module], nn.Module] | None = None,
-    resume: dict | None = None,
-    on_validation: Callable[[dict, Callable[[], dict]], None] | None = None,
+    resume: TrainState | None = None,
+    on_validation: Callable[[dict, Callable[[], TrainState]], None] | None = None,
 ) -> TrainingResult:
     """Train `config.seg.network[task.name]` for `config.seg.train_steps` steps; best-by-validation weights.
 
-    `prepare_model` wraps the network (Ray Train's DDP); `resume` is a state from
-    `on_validation(metrics, state)` — called after every validation with the metrics and a
-    function that captures the whole training state — to continue a run where it stopped.
+    `prepare_model` wraps the network (Ray Train's DDP); `on_validation(metrics, capture)` is
+    called after every validation with a function that captures the whole `TrainState`, which
+    `resume` takes to continue a run where it stopped.
     """
     seg = config.seg
     device = torch.device(device)
     network = seg.network.get(task.name)
     arguments = network_arguments(network, task, seg)
-    if isinstance(train_set, SliceSet):
-        if len(train_set) == 0:
-            raise ValueError(f"task {task.name}: no training slices (the training set is empty after filtering)")
-        _check_labels(torch.from_numpy(train_set.labels), task)
-        training_set_summary = train_set.summary()
-        shuffle_generator = torch.Generator().manual_seed(seed)
-        batches: Iterable[Batch] = ShuffledSlices(train_set, seg.batch_size, shuffle_generator)
-    else:
-        shuffle_generator, batches = None, train_set
+    batches, shuffle_generator, summary = _training_batches(train_set, task, seg.batch_size, seed)
+    training_set_summary = summary or training_set_summary
     snapshot_steps = sorted(set(int(s) for s in snapshot_steps))
     too_late = [s for s in snapshot_steps if not 0 < s <= seg.train_steps]
     if too_late:
@@ -150,44 +173,36 @@ def train_segmenter(
         model = build_from_arguments(network, arguments)
     optimizer = torch.optim.AdamW(model.parameters(), lr=seg.learning_rate, weight_decay=seg.weight_decay)
     augment_generator = torch.Generator().manual_seed(seed + 1)
-    step, best_dice, best_step, best_state = 0, -math.inf, 0, None
-    history: list[dict] = []
-    snapshots: dict[int, tuple[dict, float]] = {}
+    state = resume or TrainState()
+    resumed_from_step = resume.step if resume is not None else None
     if resume is not None:
-        model.load_state_dict(resume["model_state"])
-        step, best_dice, best_step = resume["step"], resume["best_dice"], resume["best_step"]
-        best_state, history = resume["best_state"], list(resume["history"])
-        snapshots = {int(k): (v["model_state"], v["validation_dice"]) for k, v in resume["snapshots"].items()}
-        augment_generator.set_state(resume["augment_rng_state"])
-        if shuffle_generator is not None and resume.get("shuffle_rng_state") is not None:
-            shuffle_generator.set_state(resume["shuffle_rng_state"])
+        model.load_state_dict(resume.model_weights)
+        augment_generator.set_state(resume.augment_rng_state)
+        if shuffle_generator is not None and resume.shuffle_rng_state is not None:
+            shuffle_generator.set_state(resume.shuffle_rng_state)
     model.to(device).train()
     if resume is not None:
-        optimizer.load_state_dict(resume["optimizer_state"])
+        optimizer.load_state_dict(resume.optimizer_state)
     trained = prepare_model(model) if prepare_model else model
     if seg.compile:
         trained = torch.compile(trained)
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
-    resumed_from_step = step if resume is not None else None
 
-    def capture_state() -> dict:
-        return {
-            "model_state": _cpu_copy(model.state_dict()),
-            "optimizer_state": optimizer.state_dict(),
-            "step": step,
-            "best_dice": best_dice,
-            "best_step": best_step,
-            "best_state": best_state,
-            "history": list(history),
-            "snapshots": {k: {"model_state": s, "validation_dice": d} for k, (s, d) in snapshots.items()},
-            "augment_rng_state": augment_generator.get_state(),
-            "shuffle_rng_state": shuffle_generator.get_state() if shuffle_generator is not None else None,
-        }
+    def capture() -> TrainState:
+        return dataclasses.replace(
+            state,
+            history=list(state.history),
+            snapshots=dict(state.snapshots),
+            model_weights=_cpu_copy(model.state_dict()),
+            optimizer_state=optimizer.state_dict(),
+            augment_rng_state=augment_generator.get_state(),
+            shuffle_rng_state=shuffle_generator.get_state() if shuffle_generator is not None else None,
+        )
 
     stream = _epochs(batches)
     losses_since_validation: list[float] = []
     images_since_validation, started = 0, time.perf_counter()
-    while step < seg.train_steps:
+    while state.step < seg.train_steps:
         batch = next(stream)
         image = batch["image"].to(device, torch.float32)
         label = batch["label"].to(device).long()
@@ -199,9 +214,10 @@ def train_segmenter(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        step += 1
+        state.step += 1
         losses_since_validation.append(float(loss.detach()))
         images_since_validation += len(label)
+        step = state.step
         if step % seg.validate_every_steps and step != seg.train_steps and step not in snapshot_steps:
             continue
         training_seconds = time.perf_counter() - started  # loading + augmenting + stepping, not validating
@@ -214,14 +230,14 @@ def train_segmenter(
             "worker_images_per_s": images_since_validation / training_seconds,
         }
         losses_since_validation, images_since_validation = [], 0
-        history.append(metrics)
+        state.history.append(metrics)
         if step in snapshot_steps:
-            snapshots[step] = (_cpu_copy(model.state_dict()), dice)
+            state.snapshots[step] = (_cpu_copy(model.state_dict()), dice)
         # no validation set (a single labelled subject): the latest weights are the best we know
-        if best_state is None or (math.isfinite(dice) and dice > best_dice) or not math.isfinite(best_dice):
-            best_dice, best_step, best_state = dice, step, _cpu_copy(model.state_dict())
+        if state.best_weights is None or not math.isfinite(state.best_dice) or dice > state.best_dice:
+            state.best_dice, state.best_step, state.best_weights = dice, step, _cpu_copy(model.state_dict())
         if on_validation is not None:
-            on_validation({**metrics, "best_validation_dice": best_dice}, capture_state)
+            on_validation({**metrics, "best_validation_dice": state.best_dice}, capture)
         started = time.perf_counter()
 
     def meta_for(at_step: int, dice: float) -> CheckpointMeta:
@@ -237,14 +253,14 @@ def train_segmenter(
             seed=seed,
             seg_config=dataclasses.asdict(seg),
             training_set=dict(training_set_summary or {}),
-            history=tuple(history),
+            history=tuple(state.history),
             resumed_from_step=resumed_from_step,
         )
 
     best = unwrap(model).cpu()
-    best.load_state_dict(best_state if best_state is not None else _cpu_copy(model.state_dict()))
+    best.load_state_dict(state.best_weights if state.best_weights is not None else _cpu_copy(model.state_dict()))
     return TrainingResult(
         model=best.eval(),
-        meta=meta_for(best_step, best_dice),
-        snapshots={k: (s, meta_for(k, d)) for k, (s, d) in snapshots.items()},
+        meta=meta_for(state.best_step, state.best_dice),
+        snapshots={k: (weights, meta_for(k, d)) for k, (weights, d) in state.snapshots.items()},
     )

@@ -6,6 +6,7 @@ event; a hook records the paths while the paths under test run on the smoke coho
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -17,11 +18,12 @@ import torch
 from ray_semiqc.cohort.manifest import read_manifest
 from ray_semiqc.cohort.subject import load_subject
 from ray_semiqc.cohort.truth import TRUTH_DIR, load_truth
+from ray_semiqc.config import load_preset
 from ray_semiqc.measures import task_curves, task_metrics
 from ray_semiqc.models.registry import build_network
 from ray_semiqc.qc.classifier import QCClassifier
 from ray_semiqc.qc.curves_table import CURVES_SCHEMA, curves_row
-from ray_semiqc.qc.ranking import best_in_class, rank_cases
+from ray_semiqc.qc.ranking import best_in_class, rank_cases, score_rows
 from ray_semiqc.seg.dataset import build_training_set, labelled_records
 from ray_semiqc.tasks import AORTA, SAX
 
@@ -92,11 +94,10 @@ def test_segmenting_measuring_and_ranking_the_unlabelled_pool_never_opens_truth(
         table = pa.Table.from_pylist(rows, schema=CURVES_SCHEMA)
         # any fitted classifier will do: the point is what ranking opens, not how well it ranks
         scorable = [{name: np.arange(1.0, 9.0) * (i + 1) for name in SAX.curve_names} for i in range(6)]
-        classifier = QCClassifier(
-            task="sax", resample_length=8, dense_units=4, lstm_hidden=4, lstm_layers=1, epochs=2, seed=0
-        )
+        qc = dataclasses.replace(load_preset("smoke").qc, resample_length=8, lstm_hidden=4, lstm_layers=1, epochs=2)
+        classifier = QCClassifier.from_config("sax", qc, seed=0)
         classifier.fit(scorable, [i % 2 == 0 for i in range(6)])
-        ranking = rank_cases(table, classifier)
+        ranking = rank_cases(pa.Table.from_pylist(score_rows(table.to_pylist(), classifier), schema=CURVES_SCHEMA))
         best_in_class(ranking, k=3)
     assert ranking.num_rows == len(pool)
     assert any(p.endswith(SAX.image_file) for p in opened)

@@ -102,7 +102,12 @@ def broken_cohort(smoke_cohort, tmp_path_factory):
     # duplicate subject id: a second row for an otherwise good subject
     i = labelled.pop()
     records.append(dataclasses.replace(records[i], split="test"))
-    expected[records[i].subject_id] = ("manifest.parquet", "duplicate subject id")
+    expected[records[i].subject_id] = ("manifest.parquet", "subject id on 2 rows; none of them is used")
+    # ids that would name folders outside an output folder, or nest them
+    for unsafe in ("../../escaped", "a/b"):
+        i = labelled.pop()
+        records[i] = dataclasses.replace(records[i], subject_id=unsafe)
+        expected[unsafe] = ("manifest.parquet", "is not usable")
     write_manifest(root, records)
     return root, expected
 
@@ -125,5 +130,5 @@ def test_the_rest_of_a_broken_cohort_still_validates(broken_cohort):
     report = validate_cohort(root)
     assert report.unusable_subjects == sorted(expected)
     n_rows = pq.read_table(root / "manifest.parquet").num_rows
-    assert report.checked == n_rows
+    assert report.checked == n_rows - 1  # subjects: the duplicated id's two rows are one subject
     assert n_rows - 1 - len(expected) >= 15  # most of the cohort is untouched and usable

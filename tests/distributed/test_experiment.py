@@ -5,7 +5,6 @@ import json
 import pandas as pd
 import pytest
 
-from ray_semiqc.distributed.coordinator import STATE_FILE
 from ray_semiqc.distributed.experiment import evaluate_run, run_experiment
 from ray_semiqc.evaluate.selection import SELECTION_COLUMNS, SELECTION_QUALITY_COLUMNS
 from ray_semiqc.evaluate.tables import (
@@ -16,6 +15,7 @@ from ray_semiqc.evaluate.tables import (
     TABLE2_COLUMNS,
     TABLE3_COLUMNS,
 )
+from ray_semiqc.run_layout import RunLayout
 
 SCENARIOS = ("full", "half", "ssl_noqc", "ssl_crf", "semiqcseg")
 
@@ -33,26 +33,53 @@ def smoke_run(tmp_path_factory, ray_session, experiment_config, smoke_cohort):
     return run, report
 
 
-def test_the_grid_trains_every_scenario_and_reports_its_tables(smoke_run, experiment_config):
-    run, report = smoke_run
+def test_every_results_table_has_its_contract_columns(smoke_run):
+    results = smoke_run[0] / "results"
+    expected = {
+        "table1": TABLE1_COLUMNS,
+        "table2": TABLE2_COLUMNS,
+        "table3": TABLE3_COLUMNS,
+        "qc": QC_COLUMNS,
+        "qc_by_source": QC_SOURCE_COLUMNS,
+        "qc_cross_validation": QC_CROSS_VALIDATION_COLUMNS,
+        "qc_cross_validation_by_source": QC_SOURCE_COLUMNS,
+        "selection_quality": SELECTION_QUALITY_COLUMNS,
+    }
+    for name, columns in expected.items():
+        assert tuple(pd.read_csv(results / f"{name}.csv").columns) == columns, name
+
+
+def test_every_test_subject_is_scored_for_every_scenario_and_task(smoke_run, experiment_config):
+    table2 = pd.read_csv(smoke_run[0] / "results" / "table2.csv")
+    for task in ("aorta", "sax"):
+        assert set(table2[table2["task"] == task]["scenario"]) == set(SCENARIOS)
+    assert (table2["n"] == experiment_config.phantom.test_subjects).all()
+    assert table2["dice_mean"].between(0, 100).all()
+    assert table2[table2["scenario"] == "semiqcseg"]["p_value"].isna().all()  # the reference of the t-tests
+
+
+def test_the_ssl_sets_are_the_half_set_plus_k_full_cycle_subjects(smoke_run, experiment_config):
+    table1 = pd.read_csv(smoke_run[0] / "results" / "table1.csv")
+    k = experiment_config.experiment.best_in_class_k
+    for task in ("aorta", "sax"):
+        sizes = table1[table1["task"] == task].set_index("scenario")
+        for scenario in ("ssl_noqc", "ssl_crf", "semiqcseg"):
+            assert sizes.loc[scenario, "subjects"] == sizes.loc["half", "subjects"] + k
+            assert sizes.loc[scenario, "images"] > sizes.loc["half", "images"]
+        assert sizes.loc["full", "subjects"] > sizes.loc["half", "subjects"]
+
+
+def test_the_qc_results_count_every_test_case_once(smoke_run, experiment_config):
+    run = smoke_run[0]
     results = run / "results"
-    table1 = pd.read_csv(results / "table1.csv")
-    table2 = pd.read_csv(results / "table2.csv")
-    assert tuple(table1.columns) == TABLE1_COLUMNS and tuple(table2.columns) == TABLE2_COLUMNS
-    assert tuple(pd.read_csv(results / "table3.csv").columns) == TABLE3_COLUMNS
-    assert tuple(pd.read_csv(results / "qc.csv").columns) == QC_COLUMNS
     by_source = pd.read_csv(results / "qc_by_source.csv")
-    assert tuple(by_source.columns) == QC_SOURCE_COLUMNS
-    assert (
-        by_source.groupby("task")[["erroneous", "good"]].sum().sum(axis=1).to_dict()
-        == pd.read_csv(results / "qc.csv").set_index("task")["n"].to_dict()
-    )
+    qc = pd.read_csv(results / "qc.csv").set_index("task")
+    assert by_source.groupby("task")[["erroneous", "good"]].sum().sum(axis=1).to_dict() == qc["n"].to_dict()
     # the QC method cross-validated by subject: every usable case of each task's QC set tested once
     cross_validated = pd.read_csv(results / "qc_cross_validation.csv").set_index("task")
-    assert tuple(cross_validated.reset_index().columns) == QC_CROSS_VALIDATION_COLUMNS
     assert (cross_validated["folds"] == experiment_config.qc.assessment_folds).all()
     for task in ("aorta", "sax"):
-        qc_set = pd.read_parquet(run / "qc" / task / "seed0" / "set.parquet")
+        qc_set = pd.read_parquet(RunLayout(run).qc_dir(task, 0) / "set.parquet")
         usable = qc_set[(qc_set["status"] == "ok") & qc_set["qc_error"].isna()]
         assert (cross_validated.loc[task, "n"], cross_validated.loc[task, "n_erroneous"]) == (
             len(usable),
@@ -63,26 +90,14 @@ def test_the_grid_trains_every_scenario_and_reports_its_tables(smoke_run, experi
         cv_by_source.groupby("task")[["erroneous", "good"]].sum().sum(axis=1).to_dict()
         == cross_validated["n"].to_dict()
     )
-    # the phantom hides truth for its pool: how good the chosen pseudo-labels really were is reported
-    quality = pd.read_csv(results / "selection_quality.csv")
-    assert tuple(quality.columns) == SELECTION_QUALITY_COLUMNS
+
+
+def test_how_good_the_chosen_pseudo_labels_were_is_reported_against_the_hidden_truth(smoke_run, experiment_config):
+    quality = pd.read_csv(smoke_run[0] / "results" / "selection_quality.csv")
     assert quality.groupby("task").size().to_dict() == {"aorta": 3, "sax": 3}
     assert quality["true_dice_mean"].between(0, 100).all()
     pool = quality[quality["chosen_by"] == "whole segmented pool"]
     assert (pool["subjects"] == experiment_config.phantom.unlabelled_subjects).all()
-    for task in ("aorta", "sax"):
-        assert set(table2[table2["task"] == task]["scenario"]) == set(SCENARIOS)
-        sizes = table1[table1["task"] == task].set_index("scenario")
-        # the SSL sets are the half set plus K full-cycle pseudo-labelled subjects
-        k = experiment_config.experiment.best_in_class_k
-        for scenario in ("ssl_noqc", "ssl_crf", "semiqcseg"):
-            assert sizes.loc[scenario, "subjects"] == sizes.loc["half", "subjects"] + k
-            assert sizes.loc[scenario, "images"] > sizes.loc["half", "images"]
-        assert sizes.loc["full", "subjects"] > sizes.loc["half", "subjects"]
-    n_test = experiment_config.phantom.test_subjects
-    assert (table2["n"] == n_test).all()
-    assert table2.set_index(["task", "scenario"])["dice_mean"].between(0, 100).all()
-    assert table2[table2["scenario"] == "semiqcseg"]["p_value"].isna().all()
 
 
 def test_selection_is_an_audit_trail_of_k_subjects_per_augmented_set(smoke_run, experiment_config):
@@ -130,7 +145,7 @@ def test_report_holds_the_tables_and_figures_offline(smoke_run):
 
 def test_a_restarted_driver_resumes_without_retraining(smoke_run, experiment_config, smoke_cohort):
     run, report = smoke_run
-    state_path = run / STATE_FILE
+    state_path = RunLayout(run).state
     state = json.loads(state_path.read_text())
     model = run / "models" / "sax" / "semiqcseg" / "seed0" / "model.pt"
     trained_at = model.stat().st_mtime_ns

@@ -25,7 +25,6 @@ from ray_semiqc.cohort.nifti import spacing_affine, write_volume
 from ray_semiqc.cohort.subject import load_subject
 from ray_semiqc.distributed.inference import (
     SubjectSegmenter,
-    consolidate_curves,
     infer_cohort,
     plan_inference,
     stream_subjects,
@@ -33,7 +32,7 @@ from ray_semiqc.distributed.inference import (
 from ray_semiqc.models.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from ray_semiqc.models.registry import build_network, network_arguments
 from ray_semiqc.qc.classifier import QCClassifier
-from ray_semiqc.qc.curves_table import row_curves, write_curves_table
+from ray_semiqc.qc.curves_table import consolidate_parts, row_curves, write_curves_table
 from ray_semiqc.seg.predict import segment_subject
 from ray_semiqc.tasks import SAX
 
@@ -146,7 +145,7 @@ def full_run(ray_session, cohort, model_path, qc_model_path, smoke_config, tmp_p
 
     plan = plan_inference(cohort, "sax", model_path, out, qc_model_path=qc_model_path, write_masks=True)
     streamed = stream_subjects(plan, smoke_config.inference, segmenter_class=SegmenterThatDiesOnce)
-    consolidate_curves(plan)
+    consolidate_parts(plan.parts_dir, list(plan.subject_ids), out / "curves.parquet")
     return out, streamed.images
 
 
@@ -200,8 +199,9 @@ def test_qc_probability_is_the_classifiers_on_the_rows_own_curves_or_a_reason(fu
     scored = 0
     for row in pq.read_table(out / "curves.parquet").to_pylist():
         if row["status"] != "ok":
-            assert row["qc_probability_good"] is None and row["qc_error"] is None
+            assert row["qc_probability_good"] is None and row["qc_error"] is None and row["qc_model"] is None
             continue
+        assert row["qc_model"] == classifier.version_
         curves = row_curves(row)
         if any(curve.max() == 0 for curve in curves.values()):
             assert row["qc_probability_good"] is None and "zero in every frame" in row["qc_error"]
@@ -253,7 +253,7 @@ def test_an_output_folder_of_another_model_is_refused(cohort, model_path, tmp_pa
 def test_a_subject_without_a_row_is_an_error_not_a_silent_drop(cohort, model_path, tmp_path):
     plan = plan_inference(cohort, "sax", model_path, tmp_path, subject_ids=["U00", "U01"])
     with pytest.raises(RuntimeError, match="lost 2 subject"):
-        consolidate_curves(plan)
+        consolidate_parts(plan.parts_dir, list(plan.subject_ids), tmp_path / "curves.parquet")
 
 
 def test_subjects_not_in_the_manifest_are_error_rows_and_the_plan_lists_each_once(cohort, model_path, tmp_path):

@@ -17,6 +17,7 @@ from ray_semiqc.distributed.qc import build_qc_set, cross_validate_qc_on_ray, sc
 from ray_semiqc.measures import task_metrics
 from ray_semiqc.models.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from ray_semiqc.models.registry import build_network, network_arguments
+from ray_semiqc.qc.assessment import ASSESSMENT_FILE, read_assessment
 from ray_semiqc.qc.cases import QC_SET_SCHEMA, SET_FILE, case_source
 from ray_semiqc.qc.classifier import QCClassifier
 from ray_semiqc.qc.curves_table import curves_row, write_curves_table
@@ -117,15 +118,16 @@ def test_train_qc_on_ray_chooses_the_threshold_on_calibration_and_reports_test_s
     model_path = train_qc_on_ray(toy_qc_set, tmp_path, smoke_config, seed=0, workers=0)
 
     classifier = QCClassifier.load(model_path, expect_task="aorta")
-    metrics = json.loads((tmp_path / "qc_metrics.json").read_text())
-    assert (metrics["n_train"], metrics["calibration"]["n"], metrics["n"]) == (36, 12, 12)
-    assert metrics == {**metrics, **classifier.results_row(smoke_config.qc.target_sensitivity)}
-    assert metrics["test_by_source"] == classifier.results_by_source()
-    assert sum(r["erroneous"] + r["good"] for r in metrics["test_by_source"]) == metrics["n"]
-    assert metrics["threshold"] == classifier.operating_point_.threshold
+    saved = json.loads((tmp_path / ASSESSMENT_FILE).read_text())
+    assessment = read_assessment(tmp_path / ASSESSMENT_FILE)
+    row = assessment.results_row(smoke_config.qc.target_sensitivity)
+    assert (saved["n_train"], saved["calibration"]["n"], row["n"]) == (36, 12, 12)
+    assert saved["qc_model"] == classifier.version_
+    assert sum(r["erroneous"] + r["good"] for r in assessment.results_by_source()) == row["n"]
+    assert row["threshold"] == classifier.operating_point_.threshold  # the deployed model's own threshold
     # a lost frame is plain to see: every erroneous test case is caught
-    assert metrics["sensitivity"] == 1.0 and metrics["auc"] > 0.9
-    subjects = metrics["subjects"]
+    assert row["sensitivity"] == 1.0 and row["auc"] > 0.9
+    subjects = saved["subjects"]
     assert set(subjects["test"]).isdisjoint(subjects["train"] + subjects["calibration"])
 
 

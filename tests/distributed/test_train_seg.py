@@ -14,6 +14,7 @@ from ray.train.v2._internal.constants import CHECKPOINT_MANAGER_SNAPSHOT_FILENAM
 from ray_semiqc.distributed.train_seg import (
     STATE_FILE,
     STORAGE_DIR,
+    SegRun,
     ShardEpochs,
     make_seg_trainer,
     train_segmenter_on_ray,
@@ -23,9 +24,8 @@ from ray_semiqc.models.checkpoint import load_checkpoint
 
 def test_in_process_trainer_writes_a_self_describing_checkpoint(ray_session, smoke_cohort, smoke_config, tmp_path):
     config = smoke_config.replace(seg={"train_steps": 4, "validate_every_steps": 2})
-    trainer = make_seg_trainer(
-        smoke_cohort, "sax", "full", tmp_path, config, seed=0, workers=0, use_gpu=False, snapshot_steps=(1,)
-    )
+    run = SegRun(cohort=smoke_cohort, task="sax", subset="full", out=tmp_path, seed=0, snapshot_steps=(1,))
+    trainer = make_seg_trainer(run, config, workers=0, use_gpu=False)
     trainer.fit()
     model, meta = load_checkpoint(tmp_path / "model.pt", expect_task="sax", expect_network="res_unet")
     assert [h["step"] for h in meta.history] == [1, 2, 4]
@@ -64,10 +64,11 @@ _KILLED_RUN = textwrap.dedent(
     """
     import sys, ray
     from ray_semiqc.config import load_preset
-    from ray_semiqc.distributed.train_seg import train_segmenter_on_ray
+    from ray_semiqc.distributed.train_seg import SegRun, train_segmenter_on_ray
     ray.init(address=sys.argv[1], log_to_driver=False)
     config = load_preset("smoke").replace(seg={"train_steps": 100000, "validate_every_steps": 2})
-    train_segmenter_on_ray(sys.argv[2], "sax", "half", sys.argv[3], config, seed=0, workers=1, use_gpu=False, run_name="killed")
+    run = SegRun(cohort=sys.argv[2], task="sax", subset="half", out=sys.argv[3], seed=0, name="killed")
+    train_segmenter_on_ray(run, config, workers=1, use_gpu=False)
     """
 )
 
@@ -96,9 +97,8 @@ def test_killed_run_continues_from_its_last_checkpoint_on_two_workers(
 
     resumed_steps = max(reached) + 4
     config = smoke_config.replace(seg={"train_steps": resumed_steps, "validate_every_steps": 2})
-    model_path = train_segmenter_on_ray(
-        smoke_cohort, "sax", "half", out, config, seed=0, workers=2, use_gpu=False, run_name="killed"
-    )
+    run = SegRun(cohort=smoke_cohort, task="sax", subset="half", out=out, seed=0, name="killed")
+    model_path = train_segmenter_on_ray(run, config, workers=2, use_gpu=False)
     _, meta = load_checkpoint(model_path, expect_task="sax")
     assert meta.resumed_from_step in reached and meta.resumed_from_step >= 2
     steps = [h["step"] for h in meta.history]

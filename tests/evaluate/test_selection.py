@@ -47,7 +47,14 @@ SCENARIOS = ("half", "ssl_noqc", "ssl_crf", "semiqcseg")
 
 def test_semiqcseg_takes_the_top_k_by_qc_probability_with_reasons():
     chosen = select_augmentation(
-        ranking_of(PROBABILITIES), SEGMENTED, GROUPS, "sax", 0, 2, SCENARIOS, np.random.default_rng(0)
+        ranking_of(PROBABILITIES),
+        SEGMENTED,
+        GROUPS,
+        task="sax",
+        seed=0,
+        k=2,
+        scenarios=SCENARIOS,
+        rng=np.random.default_rng(0),
     )
     assert tuple(chosen.columns) == SELECTION_COLUMNS
     best = chosen[chosen["scenario"] == "semiqcseg"]
@@ -59,10 +66,24 @@ def test_semiqcseg_takes_the_top_k_by_qc_probability_with_reasons():
 
 def test_random_scenarios_share_the_same_seeded_subjects():
     first = select_augmentation(
-        ranking_of(PROBABILITIES), SEGMENTED, GROUPS, "sax", 3, 3, SCENARIOS, np.random.default_rng(3)
+        ranking_of(PROBABILITIES),
+        SEGMENTED,
+        GROUPS,
+        task="sax",
+        seed=3,
+        k=3,
+        scenarios=SCENARIOS,
+        rng=np.random.default_rng(3),
     )
     again = select_augmentation(
-        ranking_of(PROBABILITIES), SEGMENTED, GROUPS, "sax", 3, 3, SCENARIOS, np.random.default_rng(3)
+        ranking_of(PROBABILITIES),
+        SEGMENTED,
+        GROUPS,
+        task="sax",
+        seed=3,
+        k=3,
+        scenarios=SCENARIOS,
+        rng=np.random.default_rng(3),
     )
     noqc = first[first["scenario"] == "ssl_noqc"]["subject_id"].tolist()
     assert noqc == first[first["scenario"] == "ssl_crf"]["subject_id"].tolist()
@@ -73,7 +94,14 @@ def test_random_scenarios_share_the_same_seeded_subjects():
 
 def test_only_requested_scenarios_are_selected():
     chosen = select_augmentation(
-        ranking_of(PROBABILITIES), SEGMENTED, GROUPS, "sax", 0, 2, ("semiqcseg",), np.random.default_rng(0)
+        ranking_of(PROBABILITIES),
+        SEGMENTED,
+        GROUPS,
+        task="sax",
+        seed=0,
+        k=2,
+        scenarios=("semiqcseg",),
+        rng=np.random.default_rng(0),
     )
     assert set(chosen["scenario"]) == {"semiqcseg"}
 

@@ -19,7 +19,8 @@ from ray_semiqc.evaluate.tables import (
     table2,
     table3,
 )
-from ray_semiqc.qc.assessment import FoldAssessment, pool_folds
+from ray_semiqc.qc.assessment import QCAssessment, pool_folds
+from ray_semiqc.qc.threshold import operating_point_at
 
 SCENARIOS = ("full", "half", "semiqcseg")
 
@@ -104,7 +105,10 @@ def test_qc_table_columns():
 
 def test_qc_cross_validation_table_pools_the_folds_and_spans_their_auc():
     def fold(erroneous, p_erroneous, threshold, auc):
-        return FoldAssessment(np.array(erroneous), np.array(p_erroneous), threshold, ["m"] * len(erroneous), auc)
+        erroneous, p_erroneous = np.array(erroneous), np.array(p_erroneous)
+        point = operating_point_at(erroneous, p_erroneous, threshold, sensitivity_weight=0.8)
+        assert point.auc == auc
+        return QCAssessment("sax", erroneous, p_erroneous, ("m",) * len(erroneous), point)
 
     # fold 1 catches 1 of 2 errors and passes both good cases; fold 2 catches its error and passes 1 of 2
     folds = [
