@@ -21,10 +21,10 @@ from ray_semiqc.tasks import Task
 
 MANIFEST_FILE = "manifest.parquet"
 SPLITS = ("labelled", "unlabelled", "test", "qc_train")
-PHANTOM_PREFIX = "phantom_"
+PHANTOM_PREFIX = "phantom_"  # generating parameters of phantom subjects, one float column each
 # Ids name output folders and files (masks/<id>/, figure keys): letters, digits, '.', '_', '-' only,
 # so no id can climb out of a folder, nest folders or hide as a dot file.
-SUBJECT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # generating parameters of phantom subjects, one float column each
+SUBJECT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
